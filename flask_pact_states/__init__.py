@@ -1,0 +1,51 @@
+"""Provider states for Pact verification of Flask apps.
+
+.. code-block:: python
+
+    from flask_pact_states import PactStates, mock_db
+
+    states = PactStates()
+
+    @states.register("user {user_id:int} exists")
+    def user_exists(user_id, name="Verna Hampton"):
+        mock_db("myapp.db.USERS", {user_id: {"name": name}})
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    DuplicateStateError,
+    HandlerReturnError,
+    MockTargetError,
+    PactSourceError,
+    PactStatesError,
+    PactStatesNotEnabledError,
+    StateBindingError,
+    StateRegistrationError,
+    VerificationSetupError,
+)
+from .extension import PactStates, get_app_states
+from .journal import StateChangeRecord
+from .mocking import active_patch_count, mock_db, override_config, patch, undo_patches
+from .wire import StateChange
+
+__all__ = [
+    "DuplicateStateError",
+    "HandlerReturnError",
+    "MockTargetError",
+    "PactSourceError",
+    "PactStates",
+    "PactStatesError",
+    "PactStatesNotEnabledError",
+    "StateBindingError",
+    "StateChange",
+    "StateChangeRecord",
+    "StateRegistrationError",
+    "VerificationSetupError",
+    "active_patch_count",
+    "get_app_states",
+    "mock_db",
+    "override_config",
+    "patch",
+    "undo_patches",
+]

@@ -1,0 +1,49 @@
+"""Configuration keys, their defaults and the one place they are applied.
+
+Every key starts with ``PACT_STATES_``. Values set in ``app.config`` before
+:meth:`~flask_pact_states.PactStates.init_app` win over these defaults; keyword
+arguments to :class:`~flask_pact_states.PactStates` only change the defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+#: Mount the endpoint although ``app.testing`` is false. ``None`` follows
+#: ``app.testing``.
+ENABLED: Final = "PACT_STATES_ENABLED"
+#: Path of the state-change endpoint.
+URL: Final = "PACT_STATES_URL"
+#: What an unknown state gets: ``"error"`` (a 404 answer) or ``"warn"`` (a
+#: logged warning and 200).
+MISSING: Final = "PACT_STATES_MISSING"
+#: Answer callers other than loopback addresses too.
+ALLOW_REMOTE: Final = "PACT_STATES_ALLOW_REMOTE"
+#: When set, requests must carry it in the ``X-Pact-States-Token`` header.
+TOKEN: Final = "PACT_STATES_TOKEN"
+#: Largest request body accepted, in bytes.
+MAX_BODY: Final = "PACT_STATES_MAX_BODY"
+#: Provider name used by ``flask pact-verify`` when none is given.
+PROVIDER: Final = "PACT_STATES_PROVIDER"
+#: How many state changes the per-app journal keeps for inspection.
+JOURNAL_SIZE: Final = "PACT_STATES_JOURNAL_SIZE"
+#: Seconds a state change waits for the one before it to finish.
+LOCK_TIMEOUT: Final = "PACT_STATES_LOCK_TIMEOUT"
+
+TOKEN_HEADER: Final = "X-Pact-States-Token"
+MISSING_MODES: Final = frozenset({"error", "warn"})
+
+DEFAULTS: Final[Mapping[str, Any]] = {
+    ENABLED: None,
+    URL: "/_pact/provider_states",
+    MISSING: "error",
+    ALLOW_REMOTE: False,
+    TOKEN: None,
+    MAX_BODY: 1024 * 1024,
+    PROVIDER: None,
+    JOURNAL_SIZE: 1000,
+    # Below the verifier's default 5 s request timeout, so a call stuck behind a
+    # hung handler gets a clear answer before the verifier gives up on it.
+    LOCK_TIMEOUT: 4.0,
+}

@@ -1,0 +1,70 @@
+"""Exceptions raised by flask_pact_states.
+
+Every error a user can cause is a :class:`PactStatesError`, so callers can catch
+the whole family, and each subclass also derives from the built-in it refines.
+"""
+
+from __future__ import annotations
+
+
+class PactStatesError(Exception):
+    """Base class of every error raised by flask_pact_states.
+
+    .. versionadded:: 0.1
+    """
+
+
+class PactStatesNotEnabledError(PactStatesError, RuntimeError):
+    """The provider-state endpoint was asked to mount on an app not made for tests.
+
+    .. versionadded:: 0.1
+    """
+
+
+class StateRegistrationError(PactStatesError, ValueError):
+    """A state handler could not be registered (bad template, duplicate name...).
+
+    .. versionadded:: 0.1
+    """
+
+
+class DuplicateStateError(StateRegistrationError):
+    """Two handlers were registered for the same state name in the same scope.
+
+    .. versionadded:: 0.1
+    """
+
+
+class StateBindingError(PactStatesError, TypeError):
+    """A handler needs an argument that neither the state name nor params supply.
+
+    .. versionadded:: 0.1
+    """
+
+
+class HandlerReturnError(PactStatesError, TypeError):
+    """A handler returned something other than ``None`` or a JSON object.
+
+    .. versionadded:: 0.1
+    """
+
+
+class MockTargetError(PactStatesError, LookupError):
+    """``mock_db`` or ``patch`` could not find what it was asked to replace.
+
+    .. versionadded:: 0.1
+    """
+
+
+class PactSourceError(PactStatesError, ValueError):
+    """A pact source is missing, unreadable or not a valid pact.
+
+    .. versionadded:: 0.1
+    """
+
+
+class VerificationSetupError(PactStatesError, RuntimeError):
+    """The verification could not start (no PactStates on the app, bad options...).
+
+    .. versionadded:: 0.1
+    """

@@ -1,0 +1,164 @@
+"""The :class:`PactStates` Flask extension."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, request
+
+from . import config
+from .errors import PactStatesNotEnabledError
+from .journal import StateChangeRecord
+from .registry import StateRegistry
+from .service import AppStates, Settings
+from .views import BLUEPRINT_NAME, EXTENSION_KEY, create_blueprint
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class PactStates:
+    """Provider states for Pact verification of a Flask app.
+
+    Register handlers with :meth:`register`, then mount the state-change
+    endpoint on a *test* app with :meth:`init_app` (or ``PactStates(app)``)::
+
+        states = PactStates()
+
+        @states.register("user {user_id:int} exists")
+        def user_exists(user_id, name="Verna Hampton"):
+            mock_db("myapp.db.USERS", {user_id: User(name=name)})
+
+    One object can serve several apps; handlers are shared, and each app keeps
+    its own lifecycle and journal in ``app.extensions["pact_states"]``.
+
+    :param app: an app to set up at once, as with :meth:`init_app`.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, app: Flask | None = None) -> None:
+        self.registry = StateRegistry()
+        self.before_each_hooks: list[Callable[[], Any]] = []
+        self.after_each_hooks: list[Callable[[], Any]] = []
+        if app is not None:
+            self.init_app(app)
+
+    def register(self, *names: str, consumer: str | None = None) -> Callable[[F], F]:
+        """Decorator: the function sets the provider up for each state in ``names``.
+
+        Names may be templates (``"user {user_id:int} exists"``) with the
+        converters ``str``, ``int``, ``float`` and ``uuid``. Arguments are bound
+        by keyword from the captures and the state's params (params win); the
+        names ``params``, ``state`` and ``consumer`` are reserved. The function
+        may return (or, as a generator, yield) a dict of provider-state values;
+        code after a ``yield`` runs at teardown.
+
+        :param names: one or more state names.
+        :param consumer: only answer these states for this consumer.
+        :returns: a decorator that registers and returns the function unchanged.
+        :raises DuplicateStateError: when a name is already registered in the scope.
+        """
+
+        def decorator(func: F) -> F:
+            self.registry.add(names, func, consumer=consumer)
+            return func
+
+        return decorator
+
+    def before_each(self, func: F) -> F:
+        """Decorator: run ``func`` when each interaction begins, states or not.
+
+        Patches it makes last until the interaction ends.
+        """
+        self.before_each_hooks.append(func)
+        return func
+
+    def after_each(self, func: F) -> F:
+        """Decorator: run ``func`` when each interaction ends, after every undo."""
+        self.after_each_hooks.append(func)
+        return func
+
+    def init_app(self, app: Flask) -> None:
+        """Mount the state-change endpoint on ``app``.
+
+        :raises PactStatesNotEnabledError: unless ``app.testing`` is true or
+            ``PACT_STATES_ENABLED`` is set: the endpoint changes data on request.
+        :raises RuntimeError: when ``app`` is already set up.
+        """
+        if EXTENSION_KEY in app.extensions:
+            msg = (
+                f"PactStates is already set up on app {app.name!r}; call"
+                " init_app() once per app."
+            )
+            raise RuntimeError(msg)
+        _apply_defaults(app)
+        _check_enabled(app)
+        settings = Settings.from_config(app.config)
+        states = AppStates(self, settings, int(app.config[config.JOURNAL_SIZE]))
+        app.extensions[EXTENSION_KEY] = states
+        app.register_blueprint(create_blueprint(settings.url))
+        _register_boundary_hook(app, states)
+        # Undo whatever is still patched when the app goes away or Python exits.
+        weakref.finalize(app, states.close)
+
+    def reset(self, app: Flask | None = None) -> None:
+        """Undo everything the current interaction of ``app`` set up.
+
+        :param app: defaults to :data:`flask.current_app`.
+        """
+        get_app_states(app).reset()
+
+    def journal(self, app: Flask | None = None) -> list[StateChangeRecord]:
+        """The state changes ``app`` kept, oldest first.
+
+        At most ``PACT_STATES_JOURNAL_SIZE`` of them.
+        """
+        return list(get_app_states(app).journal)
+
+
+def get_app_states(app: Flask | None = None) -> AppStates:
+    """The per-app state of the extension.
+
+    :raises RuntimeError: when PactStates is not set up on the app.
+    """
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    except KeyError:
+        msg = (
+            f"PactStates is not set up on app {app.name!r}: call"
+            " PactStates(app) or states.init_app(app) in a test-only app factory."
+        )
+        raise RuntimeError(msg) from None
+
+
+def _apply_defaults(app: Flask) -> None:
+    for key, value in config.DEFAULTS.items():
+        app.config.setdefault(key, value)
+
+
+def _check_enabled(app: Flask) -> None:
+    enabled = app.config[config.ENABLED]
+    if enabled or (enabled is None and app.testing):
+        return
+    msg = (
+        f"PactStates will not mount its state-change endpoint on app {app.name!r}:"
+        " it changes data on request and is for tests only. Set app.testing = True"
+        f" (TESTING = True) in a test-only app factory, or set {config.ENABLED} ="
+        " True to mount it anyway."
+    )
+    raise PactStatesNotEnabledError(msg)
+
+
+def _register_boundary_hook(app: Flask, states: AppStates) -> None:
+    lifecycle = states.lifecycle
+
+    def note_app_request() -> None:
+        # A request to the app itself is an interaction's provider request: the
+        # next setup call belongs to a new interaction.
+        if request.blueprint != BLUEPRINT_NAME:
+            lifecycle.note_app_request()
+
+    app.before_request(note_app_request)

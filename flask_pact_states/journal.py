@@ -1,0 +1,113 @@
+"""The per-app record of state changes, for runners the verifier keeps in the dark.
+
+The verifier never shows the body of a failed state-change answer. A runner in
+the same process listens to the journal instead and reports the handler's
+exception and traceback itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+logger = logging.getLogger("flask_pact_states")
+
+Outcome = Literal["ok", "error", "missing", "ignored", "rejected"]
+
+
+@dataclass(frozen=True)
+class StateChangeRecord:
+    """One state-change call as the endpoint saw and answered it.
+
+    .. versionadded:: 0.1
+    """
+
+    #: Number of the interaction (per app, from 1) the call belonged to; 0 when
+    #: it was rejected before reaching the lifecycle.
+    interaction: int
+    action: str
+    state: str
+    consumer: str | None
+    params: Mapping[str, Any]
+    #: ``ok``; ``error`` (handler or binding failed); ``missing`` (no handler,
+    #: answered 404); ``ignored`` (no handler, ``PACT_STATES_MISSING="warn"``);
+    #: ``rejected`` (malformed or refused request).
+    outcome: Outcome
+    status: int
+    handler: str | None = None
+    result: Mapping[str, Any] = field(default_factory=dict)
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+    duration: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        """Whether the verifier was told this state change failed."""
+        return self.status >= 400
+
+
+Listener = Callable[[StateChangeRecord], None]
+
+
+class Journal:
+    """A bounded log of :class:`StateChangeRecord` plus live listeners.
+
+    :param size: how many records to keep for inspection.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._records: deque[StateChangeRecord] = deque(maxlen=size)
+        self._listeners: list[Listener] = []
+
+    def add(self, record: StateChangeRecord) -> None:
+        """Keep ``record``, log it and pass it to every listener."""
+        self._records.append(record)
+        _log(record)
+        for listener in self._listeners:
+            listener(record)
+
+    @contextmanager
+    def listen(self, listener: Listener) -> Iterator[None]:
+        """Call ``listener`` with each record added inside the ``with`` block."""
+        self._listeners.append(listener)
+        try:
+            yield
+        finally:
+            self._listeners.remove(listener)
+
+    def __iter__(self) -> Iterator[StateChangeRecord]:
+        return iter(tuple(self._records))
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def clear(self) -> None:
+        """Forget the kept records (listeners stay)."""
+        self._records.clear()
+
+
+def _log(record: StateChangeRecord) -> None:
+    if record.failed:
+        logger.warning(
+            "%s %r (consumer %r, params %r) failed with %s: %s",
+            record.action,
+            record.state,
+            record.consumer,
+            dict(record.params),
+            record.status,
+            record.error_message,
+        )
+    elif logger.isEnabledFor(logging.INFO):
+        logger.info(
+            "%s %r (consumer %r, params %r): %s",
+            record.action,
+            record.state,
+            record.consumer,
+            dict(record.params),
+            record.outcome,
+        )

@@ -1,0 +1,307 @@
+"""Interactions and undo: everything a state sets up is undone on time.
+
+The verifier sends no interaction id, so the boundary is inferred: a setup call
+starts a new interaction when there is none, or when the current one has
+already seen a request to the app itself or a teardown call. Everything an
+interaction set up sits on one :class:`contextlib.ExitStack`, closed (in
+reverse order of set-up) at the interaction's last teardown, when the next
+interaction begins, at once when a setup fails, and on :meth:`Lifecycle.reset`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
+from contextlib import ExitStack
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from .errors import HandlerReturnError
+from .registry import Handler, HandlerKind, StateMatch, bind_arguments
+
+#: The undo stack that patches made right now belong to (None outside a state).
+_current_scope: ContextVar[ExitStack | None] = ContextVar(
+    "flask_pact_states_scope", default=None
+)
+
+
+def current_scope() -> ExitStack | None:
+    """The undo stack of the state (or hook) running now, else ``None``.
+
+    :func:`~flask_pact_states.mock_db` registers its patches here so that they
+    are undone with the state that made them.
+    """
+    return _current_scope.get()
+
+
+@dataclass
+class _ActiveState:
+    state: str
+    params: Mapping[str, Any]
+    stack: ExitStack = field(default_factory=ExitStack)
+
+
+@dataclass
+class Interaction:
+    """One interaction's states and undo stack, numbered from 1 per app."""
+
+    number: int
+    stack: ExitStack = field(default_factory=ExitStack)
+    active: list[_ActiveState] = field(default_factory=list)
+    # Set when the app itself served a request, or a teardown arrived: the next
+    # setup then belongs to a new interaction.
+    finished_setup: bool = False
+
+
+class Lifecycle:
+    """Runs state handlers inside interactions and undoes what they did.
+
+    Not thread-safe by itself: the endpoint serialises calls with a lock.
+
+    :param before_each: returns the hooks to run when an interaction begins.
+    :param after_each: returns the hooks to run when it ends.
+    """
+
+    def __init__(
+        self,
+        before_each: Callable[[], list[Callable[[], Any]]],
+        after_each: Callable[[], list[Callable[[], Any]]],
+    ) -> None:
+        self._before_each = before_each
+        self._after_each = after_each
+        self._interaction: Interaction | None = None
+        self._count = 0
+        self._async_runner: asyncio.Runner | None = None
+
+    @property
+    def interaction(self) -> Interaction | None:
+        """The interaction in progress, if any."""
+        return self._interaction
+
+    @property
+    def interactions_started(self) -> int:
+        """How many interactions began since this app was set up."""
+        return self._count
+
+    def note_app_request(self) -> None:
+        """Record that the app served a request: the provider request of the
+        current interaction, after which its setup is over."""
+        if self._interaction is not None:
+            self._interaction.finished_setup = True
+
+    def begin_setup(self) -> Interaction:
+        """Return the interaction a setup call belongs to, starting a new one
+        (and ending the previous) at a boundary.
+
+        :raises Exception: whatever a ``before_each`` hook raises; the new
+            interaction is then already undone.
+        """
+        current = self._interaction
+        if current is not None and not current.finished_setup:
+            return current
+        self.reset()
+        self._count += 1
+        interaction = Interaction(self._count)
+        self._interaction = interaction
+        # Pushed first so that after_each runs last, after every state's undo.
+        interaction.stack.callback(self._run_hooks, self._after_each)
+        try:
+            self._in_scope(interaction.stack, self._run_hooks, self._before_each)
+        except BaseException:
+            self.reset()
+            raise
+        return interaction
+
+    def setup(
+        self,
+        state: str,
+        params: Mapping[str, Any],
+        consumer: str | None,
+        match: StateMatch | None,
+    ) -> dict[str, Any]:
+        """Enter ``state`` by running the matched handler (``None``: nothing to run).
+
+        :returns: the provider-state values the handler returned or yielded.
+        :raises Exception: what binding or the handler raised, or
+            :class:`~flask_pact_states.errors.HandlerReturnError`; the whole
+            interaction is undone first, as the verifier skips its teardown.
+        """
+        interaction = self.begin_setup()
+        active = _ActiveState(state, params)
+        interaction.stack.enter_context(active.stack)
+        interaction.active.append(active)
+        if match is None:
+            return {}
+        try:
+            arguments = bind_arguments(match, params, state=state, consumer=consumer)
+            value = self._in_scope(active.stack, self._enter, match.handler, arguments)
+            return _check_result(match.handler, value)
+        except BaseException:
+            self.reset()
+            raise
+
+    def fail_setup(self) -> None:
+        """A setup failed before any handler ran: end its interaction at once."""
+        self.begin_setup()
+        self.reset()
+
+    def teardown(self, state: str, params: Mapping[str, Any]) -> bool:
+        """Leave ``state``; the interaction ends with its last active state.
+
+        :returns: whether the state was active (a teardown for another is a no-op).
+        :raises Exception: what undoing raised, after undoing all it could.
+        """
+        interaction = self._interaction
+        if interaction is None:
+            return False
+        interaction.finished_setup = True
+        active = _find_active(interaction.active, state, params)
+        if active is None:
+            return False
+        interaction.active.remove(active)
+        try:
+            active.stack.close()
+        finally:
+            if not interaction.active:
+                self.reset()
+        return True
+
+    def reset(self) -> None:
+        """End the current interaction, undoing everything it set up.
+
+        :raises Exception: what undoing raised, after undoing all it could.
+        """
+        interaction, self._interaction = self._interaction, None
+        if interaction is not None:
+            interaction.stack.close()
+
+    def close(self) -> None:
+        """:meth:`reset`, then release the event loop used by async handlers."""
+        try:
+            self.reset()
+        finally:
+            if self._async_runner is not None:
+                self._async_runner.close()
+                self._async_runner = None
+
+    def _enter(self, handler: Handler, arguments: Mapping[str, Any]) -> Any:
+        result = handler.func(**arguments)
+        if handler.kind is HandlerKind.FUNCTION:
+            return result
+        if handler.kind is HandlerKind.COROUTINE:
+            return self._run_async(result)
+        scope = current_scope()
+        assert scope is not None  # _enter always runs inside _in_scope
+        if handler.kind is HandlerKind.GENERATOR:
+            return _enter_generator(handler, result, scope)
+        return self._enter_async_generator(handler, result, scope)
+
+    def _enter_async_generator(
+        self, handler: Handler, agen: AsyncGenerator[Any, None], scope: ExitStack
+    ) -> Any:
+        try:
+            value = self._run_async(agen.__anext__())
+        except StopAsyncIteration:
+            raise _no_yield(handler) from None
+        scope.callback(self._finish_async_generator, handler, agen)
+        return value
+
+    def _finish_async_generator(
+        self, handler: Handler, agen: AsyncGenerator[Any, None]
+    ) -> None:
+        try:
+            self._run_async(agen.__anext__())
+        except StopAsyncIteration:
+            return
+        self._run_async(agen.aclose())
+        raise _yielded_twice(handler)
+
+    def _run_async(self, awaitable: Coroutine[Any, Any, Any]) -> Any:
+        # One loop per app for all async handlers, so an async generator's
+        # setup and teardown run on the same loop.
+        if self._async_runner is None:
+            self._async_runner = asyncio.Runner()
+        return self._async_runner.run(awaitable)
+
+    def _run_hooks(self, hooks: Callable[[], list[Callable[[], Any]]]) -> None:
+        for hook in hooks():
+            result = hook()
+            if asyncio.iscoroutine(result):
+                self._run_async(result)
+
+    @staticmethod
+    def _in_scope(scope: ExitStack, func: Callable[..., Any], *args: Any) -> Any:
+        token = _current_scope.set(scope)
+        try:
+            return func(*args)
+        finally:
+            _current_scope.reset(token)
+
+
+def _enter_generator(
+    handler: Handler, gen: Generator[Any, None, None], scope: ExitStack
+) -> Any:
+    try:
+        value = next(gen)
+    except StopIteration:
+        raise _no_yield(handler) from None
+    scope.callback(_finish_generator, handler, gen)
+    return value
+
+
+def _finish_generator(handler: Handler, gen: Generator[Any, None, None]) -> None:
+    try:
+        next(gen)
+    except StopIteration:
+        return
+    gen.close()
+    raise _yielded_twice(handler)
+
+
+def _no_yield(handler: Handler) -> HandlerReturnError:
+    return HandlerReturnError(
+        f"Generator state handler {handler.qualname}() returned without yielding;"
+        " yield once (the provider-state values or None) between set-up and"
+        " teardown."
+    )
+
+
+def _yielded_twice(handler: Handler) -> HandlerReturnError:
+    return HandlerReturnError(
+        f"Generator state handler {handler.qualname}() yielded more than once;"
+        " yield exactly once, between set-up and teardown."
+    )
+
+
+def _find_active(
+    active: list[_ActiveState], state: str, params: Mapping[str, Any]
+) -> _ActiveState | None:
+    """The active entry for ``state``: same params preferred, same name else."""
+    same_name = [entry for entry in active if entry.state == state]
+    for entry in same_name:
+        if entry.params == params:
+            return entry
+    return same_name[0] if same_name else None
+
+
+def _check_result(handler: Handler, value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        msg = (
+            f"State handler {handler.qualname}() returned a {type(value).__name__};"
+            " return None or a dict of provider-state values."
+        )
+        raise HandlerReturnError(msg)
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as error:
+        msg = (
+            f"State handler {handler.qualname}() returned a dict that is not JSON"
+            f" serialisable ({error}); return plain str, int, float, bool, None,"
+            " list and dict values."
+        )
+        raise HandlerReturnError(msg) from None
+    return cast(dict[str, Any], value)

@@ -1,0 +1,232 @@
+"""``mock_db`` and friends: swap an app's globals for one state, undone on time.
+
+Inside a state handler (or a ``before_each`` hook) every patch belongs to that
+state and is undone with it. Outside one, each helper's result is also a
+context manager; a patch left running outside a ``with`` block is undone by
+:func:`undo_patches` (the pytest plugin calls it after every test).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from typing import Any, Final
+from unittest import mock
+
+from flask import current_app
+
+from .errors import MockTargetError
+from .lifecycle import current_scope
+
+#: ``"package.module.NAME"``, ``"package.module:NAME"`` or ``(owner, "NAME")``.
+Target = str | tuple[object, str]
+
+# Mapping methods of a mock_db mock that read and write its backing dict.
+_MAPPING_METHODS: Final = (
+    "__getitem__",
+    "__setitem__",
+    "__delitem__",
+    "__contains__",
+    "__len__",
+    "__iter__",
+    "__bool__",
+    "get",
+    "keys",
+    "values",
+    "items",
+    "pop",
+    "setdefault",
+    "update",
+    "clear",
+    "copy",
+)
+
+_unscoped = ExitStack()
+_active_lock = threading.Lock()
+_active = 0
+
+
+def mock_db(
+    target: Target, data: Mapping[Any, Any] | None = None, /, **configure: Any
+) -> mock.MagicMock:
+    """Replace ``target`` with a :class:`~unittest.mock.MagicMock` that acts as a dict.
+
+    The mock's mapping protocol (``get``, ``[]``, ``in``, ``len``, iteration,
+    ``keys``, ``items``, ``update``...) works on a copy of ``data``, so the app
+    reads and writes it like a dict while tests can still assert on calls.
+    ``configure`` goes to :meth:`~unittest.mock.Mock.configure_mock` and wins
+    over the dict behaviour: ``mock_db(T, **{"__len__.return_value": 124})``.
+
+    :param target: ``"myapp.db.FAKE_DB"``, ``"myapp.db:FAKE_DB"`` or
+        ``(object, "attribute")``.
+    :param data: the initial contents (copied).
+    :returns: the mock now standing in for ``target``.
+    :raises MockTargetError: when ``target`` cannot be found.
+
+    .. versionadded:: 0.1
+    """
+    replacement = mock.MagicMock(name=_describe(target))
+    store = dict(data or {})
+    for method in _MAPPING_METHODS:
+        getattr(replacement, method).side_effect = _mapping_method(store, method)
+    for key in configure:
+        # A side effect hides return_value, so a configured return value must
+        # switch the dict behaviour of that method off.
+        head, _, rest = key.partition(".")
+        if head in _MAPPING_METHODS and rest == "return_value":
+            getattr(replacement, head).side_effect = None
+    replacement.configure_mock(**configure)
+    _install(target, replacement)
+    return replacement
+
+
+def patch(target: Target, new: Any = mock.DEFAULT, /, **configure: Any) -> Any:
+    """Replace ``target`` with ``new`` for the current state.
+
+    Without ``new``, the replacement is an autospec of the original (calls
+    with a wrong signature fail as they would for real), configured with
+    ``configure``.
+
+    :returns: the replacement.
+    :raises MockTargetError: when ``target`` cannot be found.
+
+    .. versionadded:: 0.1
+    """
+    if new is mock.DEFAULT:
+        owner, attribute = _resolve(target)
+        new = mock.create_autospec(getattr(owner, attribute), **configure)
+    elif configure:
+        msg = "patch() takes configure keywords only when it creates the mock."
+        raise TypeError(msg)
+    return _install(target, new)
+
+
+def override_config(values: Mapping[str, Any] | None = None, /, **keys: Any) -> None:
+    """Set ``app.config`` keys of the current app for the current state.
+
+    .. versionadded:: 0.1
+    """
+    patcher = mock.patch.dict(current_app.config, {**(values or {}), **keys})
+    _start(patcher)
+
+
+def undo_patches() -> None:
+    """Undo every patch started outside a state and outside a ``with`` block.
+
+    .. versionadded:: 0.1
+    """
+    _unscoped.close()
+
+
+def active_patch_count() -> int:
+    """How many patches made by these helpers are in place right now.
+
+    .. versionadded:: 0.1
+    """
+    return _active
+
+
+def _install(target: Target, replacement: Any) -> Any:
+    owner, attribute = _resolve(target)
+    patcher = mock.patch.object(owner, attribute, replacement)
+    stop = _start(patcher)
+    if isinstance(replacement, mock.MagicMock):
+        # `with mock_db(...) as db:` undoes the patch at the end of the block.
+        replacement.__enter__.side_effect = lambda: replacement
+        replacement.__exit__.side_effect = lambda *exc_info: _stop_quietly(stop)
+    return replacement
+
+
+def _stop_quietly(stop: Any) -> bool:
+    stop()
+    return False  # never swallow the exception that ended the with block
+
+
+def _start(patcher: Any) -> Any:
+    """Start ``patcher`` in the current state's scope (or the unscoped one).
+
+    :returns: a function that undoes the patch now (later undo is a no-op).
+    """
+    scope = current_scope() or _unscoped
+    stack = ExitStack()
+    stack.enter_context(_counted(patcher))
+    scope.push(stack)
+    return stack.close
+
+
+@contextmanager
+def _counted(patcher: Any) -> Iterator[None]:
+    global _active
+    with patcher:
+        with _active_lock:
+            _active += 1
+        try:
+            yield
+        finally:
+            with _active_lock:
+                _active -= 1
+
+
+def _mapping_method(store: dict[Any, Any], method: str) -> Any:
+    if method == "__iter__":
+        return lambda: iter(store)
+    if method == "__bool__":
+        return lambda: bool(store)
+    return getattr(store, method)
+
+
+def _resolve(target: Target) -> tuple[object, str]:
+    owner_name, attribute = _split(target)
+    if isinstance(target, tuple):
+        owner: object = target[0]
+    else:
+        owner = _import(owner_name, target)
+    if not hasattr(owner, attribute):
+        msg = (
+            f"Cannot patch {_describe(target)}: {owner_name} has no attribute"
+            f" {attribute!r}. Check the spelling, and patch the name where the"
+            " app reads it."
+        )
+        raise MockTargetError(msg)
+    return owner, attribute
+
+
+def _split(target: Target) -> tuple[str, str]:
+    if isinstance(target, tuple):
+        if len(target) != 2 or not isinstance(target[1], str):
+            msg = f"A patch target pair must be (object, 'attribute'), got {target!r}."
+            raise MockTargetError(msg)
+        return repr(target[0]), target[1]
+    if not isinstance(target, str):
+        msg = f"A patch target must be a dotted name or a pair, got {target!r}."
+        raise MockTargetError(msg)
+    module, colon, path = target.partition(":")
+    if colon and "." not in path:
+        return module, path
+    owner, dot, attribute = target.rpartition(".")
+    if not dot or not owner or not attribute:
+        msg = (
+            f"Cannot patch {target!r}: name the module too, as in"
+            " 'myapp.db.FAKE_DB' or 'myapp.db:FAKE_DB'."
+        )
+        raise MockTargetError(msg)
+    return owner, attribute
+
+
+def _import(owner_name: str, target: Target) -> object:
+    try:
+        if ":" in owner_name or "." in owner_name:
+            return pkgutil.resolve_name(owner_name)
+        return importlib.import_module(owner_name)
+    except (ImportError, AttributeError, ValueError) as error:
+        msg = f"Cannot patch {_describe(target)}: {owner_name!r} not found ({error})."
+        raise MockTargetError(msg) from None
+
+
+def _describe(target: Target) -> str:
+    if isinstance(target, tuple) and len(target) == 2:
+        return f"{target[0]!r}.{target[1]}"
+    return repr(target)

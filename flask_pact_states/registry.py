@@ -1,0 +1,478 @@
+"""The table of state handlers and the rules that bind a state change to one.
+
+No Flask in here: the registry is plain data so that the CLI's static ``check``,
+the endpoint and the tests all share one definition of "which handler answers
+this state, with which arguments".
+
+Rules, stated once (the docs quote them):
+
+* **Lookup order** for a state sent by consumer ``C``: handlers scoped to ``C``
+  before unscoped ones; within a scope, an exact name before a template; among
+  templates, the one with more literal (non-placeholder) characters first, then
+  the one registered first. A state equal to a template's own text is an exact
+  match with no captures.
+* **Binding**: template captures and the state's params (params win on a shared
+  name) go by keyword to the parameters the handler declares, or all of them to
+  ``**kwargs``. The reserved names ``params`` (the whole dict), ``state`` and
+  ``consumer`` receive those values instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Final
+
+from .errors import DuplicateStateError, StateBindingError, StateRegistrationError
+
+RESERVED_ARGUMENTS: Final = frozenset({"params", "state", "consumer"})
+
+#: Converter name -> (regex, function turning the matched text into a value).
+CONVERTERS: Final[Mapping[str, tuple[str, Callable[[str], Any]]]] = {
+    "str": (r".+?", str),
+    "int": (r"[+-]?\d+", int),
+    "float": (r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", float),
+    "uuid": (
+        r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+        uuid.UUID,
+    ),
+}
+
+# Braces that do not form a valid placeholder stay literal text, so names such
+# as 'a body {"json": 1}' register as plain names.
+_PLACEHOLDER: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_]\w*))?\}")
+
+
+class HandlerKind(Enum):
+    """How a handler is called: its setup and, for generators, its teardown."""
+
+    FUNCTION = "function"
+    COROUTINE = "coroutine"
+    GENERATOR = "generator"
+    ASYNC_GENERATOR = "async generator"
+
+
+@dataclass(frozen=True, eq=False)
+class Template:
+    """A compiled templated state name such as ``"user {user_id:int} exists"``."""
+
+    text: str
+    regex: re.Pattern[str]
+    converters: tuple[tuple[str, Callable[[str], Any]], ...]
+    prefix: str
+    suffix: str
+    literal_length: int
+
+    def match(self, state: str) -> dict[str, Any] | None:
+        """Return the converted captures when ``state`` fits, else ``None``."""
+        found = self.regex.fullmatch(state)
+        if found is None:
+            return None
+        try:
+            return {
+                name: convert(found.group(name)) for name, convert in self.converters
+            }
+        except ValueError:  # e.g. a float regex match that float() still refuses
+            return None
+
+
+def compile_template(text: str) -> Template | None:
+    """Compile ``text`` into a :class:`Template`, or ``None`` without placeholders.
+
+    :raises StateRegistrationError: for an unknown converter, a reserved or
+        repeated placeholder name.
+    """
+    pieces: list[str] = []
+    converters: list[tuple[str, Callable[[str], Any]]] = []
+    literals: list[str] = []
+    position = 0
+    for found in _PLACEHOLDER.finditer(text):
+        name, converter = found.group(1), found.group(2) or "str"
+        _check_placeholder(text, name, converter, [n for n, _ in converters])
+        literal = text[position : found.start()]
+        literals.append(literal)
+        pieces += [re.escape(literal), f"(?P<{name}>{CONVERTERS[converter][0]})"]
+        converters.append((name, CONVERTERS[converter][1]))
+        position = found.end()
+    if not converters:
+        return None
+    literals.append(text[position:])
+    pieces.append(re.escape(literals[-1]))
+    return Template(
+        text=text,
+        regex=re.compile("".join(pieces), re.DOTALL),
+        converters=tuple(converters),
+        prefix=literals[0],
+        suffix=literals[-1],
+        literal_length=sum(map(len, literals)),
+    )
+
+
+def _check_placeholder(text: str, name: str, converter: str, seen: list[str]) -> None:
+    if converter not in CONVERTERS:
+        known = ", ".join(sorted(CONVERTERS))
+        msg = f"Unknown converter {converter!r} in state {text!r}; use one of {known}."
+        raise StateRegistrationError(msg)
+    if name in RESERVED_ARGUMENTS:
+        msg = (
+            f"The placeholder {{{name}}} in state {text!r} uses a reserved argument"
+            f" name; rename it (reserved: {', '.join(sorted(RESERVED_ARGUMENTS))})."
+        )
+        raise StateRegistrationError(msg)
+    if name in seen:
+        msg = f"The placeholder {{{name}}} appears twice in state {text!r}."
+        raise StateRegistrationError(msg)
+
+
+@dataclass(frozen=True, eq=False)
+class Handler:
+    """A registered callback and what registration learnt about its signature."""
+
+    func: Callable[..., Any]
+    names: tuple[str, ...]
+    consumer: str | None
+    kind: HandlerKind
+    parameters: tuple[str, ...]
+    required: frozenset[str]
+    takes_var_keyword: bool
+
+    @property
+    def qualname(self) -> str:
+        """``module.function`` for messages."""
+        module = getattr(self.func, "__module__", None) or "?"
+        return f"{module}.{getattr(self.func, '__qualname__', repr(self.func))}"
+
+    @property
+    def location(self) -> str:
+        """``path:line`` where the handler is defined, for ``pact-states list``."""
+        func = inspect.unwrap(self.func)
+        try:
+            path = inspect.getsourcefile(func) or "?"
+            line = inspect.getsourcelines(func)[1]
+        except (OSError, TypeError):
+            return "?"
+        return f"{path}:{line}"
+
+
+def make_handler(
+    func: Callable[..., Any], names: tuple[str, ...], consumer: str | None
+) -> Handler:
+    """Inspect ``func`` once so that each state change binds arguments cheaply.
+
+    :raises StateRegistrationError: when ``func`` is not callable or has
+        positional-only parameters without defaults.
+    """
+    if not callable(func):
+        msg = f"A state handler must be callable, got {func!r}."
+        raise StateRegistrationError(msg)
+    parameters: list[str] = []
+    required: set[str] = set()
+    takes_var_keyword = False
+    for parameter in inspect.signature(func).parameters.values():
+        if parameter.kind is parameter.VAR_KEYWORD:
+            takes_var_keyword = True
+        elif parameter.kind is parameter.POSITIONAL_ONLY:
+            if parameter.default is parameter.empty:
+                msg = (
+                    f"State handler {func.__qualname__}() has the positional-only"
+                    f" parameter {parameter.name!r}; handlers get arguments by"
+                    " keyword, so drop the '/' or give it a default."
+                )
+                raise StateRegistrationError(msg)
+        elif parameter.kind is not parameter.VAR_POSITIONAL:
+            parameters.append(parameter.name)
+            if parameter.default is parameter.empty:
+                required.add(parameter.name)
+    return Handler(
+        func=func,
+        names=names,
+        consumer=consumer,
+        kind=_kind_of(func),
+        parameters=tuple(parameters),
+        required=frozenset(required),
+        takes_var_keyword=takes_var_keyword,
+    )
+
+
+def _kind_of(func: Callable[..., Any]) -> HandlerKind:
+    if inspect.isasyncgenfunction(func):
+        return HandlerKind.ASYNC_GENERATOR
+    if inspect.isgeneratorfunction(func):
+        return HandlerKind.GENERATOR
+    if inspect.iscoroutinefunction(func):
+        return HandlerKind.COROUTINE
+    return HandlerKind.FUNCTION
+
+
+@dataclass(frozen=True)
+class StateMatch:
+    """The handler chosen for a state and the values its name captured."""
+
+    handler: Handler
+    registered_name: str
+    captures: Mapping[str, Any]
+
+
+@dataclass
+class _SuffixBucket:
+    """Templates sharing one literal prefix, indexed by their literal suffix."""
+
+    by_suffix: dict[str, list[tuple[int, Template, Handler]]] = field(
+        default_factory=dict
+    )
+    suffix_lengths: list[int] = field(default_factory=list)
+
+
+class _Scope:
+    """The handlers of one consumer scope: exact names and indexed templates.
+
+    Templates are bucketed by literal prefix, then literal suffix, so a lookup
+    tries only templates whose fixed text fits the state instead of every
+    registered regex.
+    """
+
+    def __init__(self) -> None:
+        self.exact: dict[str, Handler] = {}
+        self.templates: dict[str, tuple[Template, Handler]] = {}
+        self._signatures: dict[str, str] = {}
+        self._by_prefix: dict[str, _SuffixBucket] = {}
+        self._prefix_lengths: list[int] = []
+
+    def add(self, name: str, template: Template | None, handler: Handler) -> None:
+        self.exact[name] = handler
+        if template is None:
+            return
+        self.templates[name] = (template, handler)
+        self._signatures[_template_signature(template)] = name
+        bucket = self._by_prefix.setdefault(template.prefix, _SuffixBucket())
+        _insert_sorted(self._prefix_lengths, len(template.prefix))
+        _insert_sorted(bucket.suffix_lengths, len(template.suffix))
+        # Rank: more literal text first, then registration order.
+        rank = (-template.literal_length * 1_000_000) + len(self.templates)
+        candidates = bucket.by_suffix.setdefault(template.suffix, [])
+        candidates.append((rank, template, handler))
+        candidates.sort(key=lambda candidate: candidate[0])
+
+    def clashing_name(self, name: str, template: Template | None) -> str | None:
+        if name in self.exact:
+            return name
+        if template is not None:
+            return self._signatures.get(_template_signature(template))
+        return None
+
+    def resolve(self, state: str) -> StateMatch | None:
+        handler = self.exact.get(state)
+        if handler is not None:
+            return StateMatch(handler, state, {})
+        best: tuple[int, Template, Handler, dict[str, Any]] | None = None
+        for rank, template, handler in self._candidates(state):
+            if best is not None and best[0] <= rank:
+                continue
+            captures = template.match(state)
+            if captures is not None:
+                best = (rank, template, handler, captures)
+        if best is None:
+            return None
+        return StateMatch(best[2], best[1].text, best[3])
+
+    def _candidates(self, state: str) -> Iterator[tuple[int, Template, Handler]]:
+        size = len(state)
+        for prefix_length in self._prefix_lengths:
+            if prefix_length > size:
+                break
+            bucket = self._by_prefix.get(state[:prefix_length])
+            if bucket is None:
+                continue
+            for suffix_length in bucket.suffix_lengths:
+                if prefix_length + suffix_length > size:
+                    break
+                suffix = state[size - suffix_length :] if suffix_length else ""
+                yield from bucket.by_suffix.get(suffix, ())
+
+
+def _template_signature(template: Template) -> str:
+    """The template with placeholder names erased: equal signatures clash."""
+    return re.sub(r"\(\?P<\w+>", "(", template.regex.pattern)
+
+
+def _insert_sorted(values: list[int], value: int) -> None:
+    if value not in values:
+        values.append(value)
+        values.sort()
+
+
+class StateRegistry:
+    """State name -> handler table with consumer scopes.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self) -> None:
+        self._scopes: dict[str | None, _Scope] = {None: _Scope()}
+        self._handlers: list[Handler] = []
+
+    def add(
+        self,
+        names: Iterable[str],
+        func: Callable[..., Any],
+        *,
+        consumer: str | None = None,
+    ) -> Handler:
+        """Register ``func`` for every name in ``names`` within ``consumer``'s scope.
+
+        :raises DuplicateStateError: when a name (or an equivalent template) is
+            already registered in that scope.
+        :raises StateRegistrationError: for a bad name, template or signature.
+        """
+        names = tuple(names)
+        _check_names(names, consumer)
+        handler = make_handler(func, names, consumer)
+        compiled = [(name, compile_template(name)) for name in names]
+        scope = self._scopes.setdefault(consumer, _Scope())
+        for name, template in compiled:
+            _check_captures_bindable(handler, name, template)
+            clash = scope.clashing_name(name, template)
+            if clash is not None:
+                raise DuplicateStateError(
+                    _duplicate_message(name, clash, scope, consumer)
+                )
+        for name, template in compiled:
+            scope.add(name, template, handler)
+        self._handlers.append(handler)
+        return handler
+
+    def resolve(self, state: str, consumer: str | None = None) -> StateMatch | None:
+        """Find the handler for ``state`` as sent by ``consumer`` (see module rules)."""
+        if consumer is not None:
+            scoped = self._scopes.get(consumer)
+            if scoped is not None:
+                found = scoped.resolve(state)
+                if found is not None:
+                    return found
+        return self._scopes[None].resolve(state)
+
+    @property
+    def handlers(self) -> tuple[Handler, ...]:
+        """Every registered handler, in registration order."""
+        return tuple(self._handlers)
+
+    def known_names(self, consumer: str | None = None) -> list[str]:
+        """Names a state from ``consumer`` could match, scoped ones first."""
+        names = list(self._scopes[None].exact)
+        if consumer is not None and consumer in self._scopes:
+            names = list(self._scopes[consumer].exact) + names
+        return names
+
+    def close_matches(self, state: str, consumer: str | None = None) -> list[str]:
+        """Registered names that look like ``state``, best first."""
+        return difflib.get_close_matches(state, self.known_names(consumer), n=3)
+
+    def __len__(self) -> int:
+        return sum(len(scope.exact) for scope in self._scopes.values())
+
+
+def _check_names(names: tuple[str, ...], consumer: str | None) -> None:
+    if not names:
+        msg = "register() needs at least one state name."
+        raise StateRegistrationError(msg)
+    for name in names:
+        if not isinstance(name, str):
+            msg = f"State names must be strings, got {name!r}."
+            raise StateRegistrationError(msg)
+    if len(set(names)) != len(names):
+        msg = f"The same state name is listed twice in register{names!r}."
+        raise DuplicateStateError(msg)
+    if consumer is not None and (not isinstance(consumer, str) or not consumer):
+        msg = f"consumer must be a non-empty string, got {consumer!r}."
+        raise StateRegistrationError(msg)
+
+
+def _check_captures_bindable(
+    handler: Handler, name: str, template: Template | None
+) -> None:
+    if template is None or handler.takes_var_keyword:
+        return
+    for capture, _ in template.converters:
+        if capture not in handler.parameters:
+            msg = (
+                f"State handler {handler.qualname}() has no parameter {capture!r}"
+                f" for the placeholder in {name!r}; add the parameter or **kwargs."
+            )
+            raise StateRegistrationError(msg)
+
+
+def _duplicate_message(
+    name: str, clash: str, scope: _Scope, consumer: str | None
+) -> str:
+    existing = scope.exact[clash].qualname
+    where = f"for consumer {consumer!r}" if consumer else "without a consumer scope"
+    same = "" if clash == name else f" (it matches the same states as {clash!r})"
+    return (
+        f"State {name!r} is already registered {where} by {existing}(){same}."
+        " Register each state once, or scope one of them with consumer=..."
+    )
+
+
+def bind_arguments(
+    match: StateMatch,
+    params: Mapping[str, Any],
+    *,
+    state: str,
+    consumer: str | None,
+) -> dict[str, Any]:
+    """Build the keyword arguments for ``match.handler`` (the module's rule).
+
+    :raises StateBindingError: when a required argument has no value.
+    """
+    handler = match.handler
+    values = {**match.captures, **params}
+    reserved = {"params": dict(params), "state": state, "consumer": consumer}
+    arguments: dict[str, Any] = {}
+    for name in handler.parameters:
+        if name in reserved:
+            arguments[name] = reserved[name]
+        elif name in values:
+            arguments[name] = values[name]
+    if handler.takes_var_keyword:
+        for name, value in values.items():
+            if name not in arguments and name not in RESERVED_ARGUMENTS:
+                arguments[name] = value
+    missing = handler.required.difference(arguments)
+    if missing:
+        raise StateBindingError(_missing_message(handler, missing, state, values))
+    return arguments
+
+
+def _missing_message(
+    handler: Handler, missing: Set[str], state: str, values: Mapping[str, Any]
+) -> str:
+    names = ", ".join(repr(name) for name in sorted(missing))
+    return (
+        f"State handler {handler.qualname}() needs {names} but state {state!r}"
+        f" supplied {dict(values)!r}. Give the parameter a default, or add it to"
+        " the consumer's params or the state name's placeholders."
+    )
+
+
+def handler_stub(state: str, params: Mapping[str, Any], consumer: str | None) -> str:
+    """Python source for a handler of ``state``, ready to paste into a module."""
+    arguments = [name for name in params if name.isidentifier()]
+    if len(arguments) != len(params):
+        arguments.append("**params")
+    scope = f", consumer={consumer!r}" if consumer else ""
+    return (
+        f"@states.register({state!r}{scope})\n"
+        f"def {_function_name(state)}({', '.join(arguments)}):\n"
+        f"    ...  # put the provider into this state, e.g. with mock_db()\n"
+    )
+
+
+def _function_name(state: str) -> str:
+    words = re.findall(r"[a-z0-9]+", state.lower())
+    name = "_".join(words)[:60].rstrip("_") or "state"
+    return f"given_{name}"

@@ -1,0 +1,243 @@
+"""Per-app state of the extension and the one place a state change is applied.
+
+An :class:`AppStates` lives in ``app.extensions["pact_states"]``. It turns each
+:class:`~flask_pact_states.wire.StateChange` into an :class:`Answer`, records
+it in the journal and never lets an error escape as a 5xx: the verifier retries
+5xx answers for two minutes, running the failing handler eight times.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import config
+from .journal import Journal, Outcome, StateChangeRecord, logger
+from .lifecycle import Lifecycle
+from .registry import StateRegistry, handler_stub
+from .wire import StateChange
+
+if TYPE_CHECKING:
+    from .extension import PactStates
+
+#: At most this many known names go into an unknown-state answer.
+_KNOWN_NAMES_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the endpoint answers: a status and a JSON object."""
+
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``PACT_STATES_*`` values the endpoint reads, fixed at ``init_app``."""
+
+    url: str
+    missing: str
+    allow_remote: bool
+    token: str | None
+    max_body: int
+    lock_timeout: float
+    provider: str | None
+
+    @classmethod
+    def from_config(cls, values: Mapping[str, Any]) -> Settings:
+        """Read and check the settings from an app's config.
+
+        :raises ValueError: for a value the endpoint cannot work with.
+        """
+        missing = values[config.MISSING]
+        if missing not in config.MISSING_MODES:
+            msg = f"{config.MISSING} must be 'error' or 'warn', got {missing!r}."
+            raise ValueError(msg)
+        url = values[config.URL]
+        if not isinstance(url, str) or not url.startswith("/"):
+            msg = f"{config.URL} must be a path starting with '/', got {url!r}."
+            raise ValueError(msg)
+        return cls(
+            url=url,
+            missing=missing,
+            allow_remote=bool(values[config.ALLOW_REMOTE]),
+            token=values[config.TOKEN] or None,
+            max_body=int(values[config.MAX_BODY]),
+            lock_timeout=float(values[config.LOCK_TIMEOUT]),
+            provider=values[config.PROVIDER],
+        )
+
+
+class AppStates:
+    """Everything the extension keeps for one app.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, extension: PactStates, settings: Settings, journal_size: int):
+        self.extension = extension
+        self.settings = settings
+        self.journal = Journal(journal_size)
+        self.lifecycle = Lifecycle(
+            lambda: extension.before_each_hooks, lambda: extension.after_each_hooks
+        )
+        self._lock = threading.Lock()
+
+    @property
+    def registry(self) -> StateRegistry:
+        """The handlers, shared by every app of one :class:`PactStates`."""
+        return self.extension.registry
+
+    def apply(self, changes: list[StateChange]) -> Answer:
+        """Apply ``changes`` in order, one state change at a time per app.
+
+        :returns: 200 with the merged provider-state values, or the first
+            failure's 4xx answer.
+        """
+        if not self._lock.acquire(timeout=self.settings.lock_timeout):
+            return self.reject(
+                409,
+                "busy",
+                "Another state change is still running (a handler may hang); this"
+                f" one waited {self.settings.lock_timeout} s and gave up.",
+                changes[0],
+            )
+        try:
+            values: dict[str, Any] = {}
+            for change in changes:
+                answer = self._apply_one(change)
+                if answer.status >= 400:
+                    return answer
+                values.update(answer.body)
+            return Answer(200, values)
+        finally:
+            self._lock.release()
+
+    def reset(self) -> None:
+        """Undo everything the current interaction set up."""
+        with self._lock:
+            self.lifecycle.reset()
+
+    def close(self) -> None:
+        """Undo everything and release resources: the app is going away."""
+        with self._lock:
+            self.lifecycle.close()
+
+    def reject(
+        self, status: int, error: str, message: str, change: StateChange | None = None
+    ) -> Answer:
+        """Answer a request refused before any handler ran, and record it."""
+        change = change or StateChange("")
+        self._record(change, "rejected", status, 0.0, error_message=message)
+        return Answer(status, {"error": error, "message": message})
+
+    def _apply_one(self, change: StateChange) -> Answer:
+        started = time.perf_counter()
+        if change.action == "teardown":
+            return self._teardown(change, started)
+        match = self.registry.resolve(change.state, change.consumer)
+        if match is None and change.state:
+            return self._missing(change, started)
+        try:
+            values = self.lifecycle.setup(
+                change.state, change.params, change.consumer, match
+            )
+        except Exception as error:
+            handler = match.handler.qualname if match else None
+            return self._failed(change, error, started, handler)
+        handler = match.handler.qualname if match else None
+        self._record(change, "ok", 200, started, handler=handler, result=values)
+        return Answer(200, values)
+
+    def _teardown(self, change: StateChange, started: float) -> Answer:
+        try:
+            self.lifecycle.teardown(change.state, change.params)
+        except Exception as error:
+            return self._failed(change, error, started, None)
+        self._record(change, "ok", 200, started)
+        return Answer(200, {})
+
+    def _missing(self, change: StateChange, started: float) -> Answer:
+        known = self.registry.known_names(change.consumer)
+        stub = handler_stub(change.state, change.params, change.consumer)
+        by = f" from consumer {change.consumer!r}" if change.consumer else ""
+        message = f"No handler is registered for state {change.state!r}{by}."
+        if self.settings.missing == "warn":
+            self.lifecycle.setup(change.state, change.params, change.consumer, None)
+            logger.warning("%s Answering 200 as PACT_STATES_MISSING='warn'.", message)
+            self._record(change, "ignored", 200, started, error_message=message)
+            return Answer(200, {})
+        self.lifecycle.fail_setup()
+        self._record(change, "missing", 404, started, error_message=message)
+        return Answer(
+            404,
+            {
+                "error": "unknown_state",
+                "message": message + " Add a handler:\n\n" + stub,
+                "state": change.state,
+                "consumer": change.consumer,
+                "close_matches": self.registry.close_matches(
+                    change.state, change.consumer
+                ),
+                "known_states": known[:_KNOWN_NAMES_SHOWN],
+                "known_states_count": len(known),
+                "stub": stub,
+            },
+        )
+
+    def _failed(
+        self, change: StateChange, error: Exception, started: float, handler: str | None
+    ) -> Answer:
+        kind = type(error).__qualname__
+        trace = "".join(traceback.format_exception(error))
+        message = f"{change.action} of state {change.state!r} failed: {kind}: {error}"
+        self._record(
+            change,
+            "error",
+            422,
+            started,
+            handler=handler,
+            error_type=kind,
+            error_message=str(error),
+            traceback=trace,
+        )
+        # 422, never 5xx: the verifier would retry a 5xx eight times.
+        return Answer(
+            422,
+            {
+                "error": "state_change_failed",
+                "message": message,
+                "state": change.state,
+                "action": change.action,
+                "handler": handler,
+                "exception": {"type": kind, "message": str(error), "traceback": trace},
+            },
+        )
+
+    def _record(
+        self,
+        change: StateChange,
+        outcome: Outcome,
+        status: int,
+        started: float,
+        **details: Any,
+    ) -> None:
+        rejected = outcome == "rejected"
+        self.journal.add(
+            StateChangeRecord(
+                interaction=0 if rejected else self.lifecycle.interactions_started,
+                action=change.action,
+                state=change.state,
+                consumer=change.consumer,
+                params=change.params,
+                outcome=outcome,
+                status=status,
+                duration=time.perf_counter() - started if started else 0.0,
+                **details,
+            )
+        )
