@@ -1,0 +1,109 @@
+"""PactStates as a Flask extension: init_app, config, test-only mounting."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from flask_pact_states import PactStates, PactStatesNotEnabledError, get_app_states
+from flask_pact_states.config import DEFAULTS
+
+
+def make_app(**config: object) -> Flask:
+    app = Flask("ext")
+    app.config.update(config)
+    return app
+
+
+def test_init_app_refuses_non_testing_app() -> None:
+    with pytest.raises(PactStatesNotEnabledError, match="TESTING = True"):
+        PactStates(make_app())
+
+
+def test_init_app_mounts_when_enabled_explicitly() -> None:
+    app = make_app(PACT_STATES_ENABLED=True)
+    PactStates(app)
+    assert "pact_states" in app.blueprints
+    get_app_states(app).close()
+
+
+def test_init_app_twice_is_an_error() -> None:
+    app = make_app(TESTING=True)
+    states = PactStates(app)
+    with pytest.raises(RuntimeError, match="already set up"):
+        states.init_app(app)
+    get_app_states(app).close()
+
+
+def test_init_app_sets_config_defaults_without_overriding() -> None:
+    app = make_app(TESTING=True, PACT_STATES_MISSING="warn")
+    PactStates(app)
+    assert app.config["PACT_STATES_MISSING"] == "warn"
+    for key, value in DEFAULTS.items():
+        if key != "PACT_STATES_MISSING":
+            assert app.config[key] == value
+    get_app_states(app).close()
+
+
+def test_init_app_custom_url() -> None:
+    app = make_app(TESTING=True, PACT_STATES_URL="/custom/states/")
+    PactStates(app)
+    response = app.test_client().post("/custom/states", json={"state": ""})
+    assert response.status_code == 200
+    get_app_states(app).close()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("PACT_STATES_MISSING", "explode", "'error' or 'warn'"),
+        ("PACT_STATES_URL", "no-slash", "starting with '/'"),
+    ],
+)
+def test_init_app_rejects_bad_config(key: str, value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PactStates(make_app(TESTING=True, **{key: value}))
+
+
+def test_one_extension_serves_several_apps() -> None:
+    states = PactStates()
+    calls: list[str] = []
+    states.register("s")(lambda: calls.append("s"))
+    first, second = make_app(TESTING=True), make_app(TESTING=True)
+    states.init_app(first)
+    states.init_app(second)
+    for app in (first, second):
+        assert (
+            app.test_client()
+            .post("/_pact/provider_states", json={"state": "s"})
+            .status_code
+            == 200
+        )
+    assert calls == ["s", "s"]
+    assert len(states.journal(first)) == len(states.journal(second)) == 1
+    for app in (first, second):
+        get_app_states(app).close()
+
+
+def test_register_returns_function_unchanged() -> None:
+    states = PactStates()
+
+    def handler() -> None: ...
+
+    assert states.register("a", "b")(handler) is handler
+    assert states.before_each(handler) is handler
+    assert states.after_each(handler) is handler
+
+
+def test_get_app_states_without_extension_says_how_to_add_it() -> None:
+    with pytest.raises(RuntimeError, match=r"PactStates\(app\)"):
+        get_app_states(make_app())
+
+
+def test_reset_uses_current_app() -> None:
+    app = make_app(TESTING=True)
+    states = PactStates(app)
+    with app.app_context():
+        states.reset()
+        assert states.journal() == []
+    get_app_states(app).close()
