@@ -19,7 +19,7 @@ logger = logging.getLogger("flask_pact_states")
 Outcome = Literal["ok", "error", "missing", "ignored", "rejected"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: frozen __init__ is slow on the hot path
 class StateChangeRecord:
     """One state-change call as the endpoint saw and answered it.
 

@@ -105,13 +105,17 @@ class Lifecycle:
         self._count += 1
         interaction = Interaction(self._count)
         self._interaction = interaction
-        # Pushed first so that after_each runs last, after every state's undo.
-        interaction.stack.callback(self._run_hooks, self._after_each)
-        try:
-            self._in_scope(interaction.stack, self._run_hooks, self._before_each)
-        except BaseException:
-            self.reset()
-            raise
+        # Hook lists are read once per interaction; empty ones cost nothing.
+        after_each, before_each = self._after_each(), self._before_each()
+        if after_each:
+            # Pushed first so that after_each runs last, after every state's undo.
+            interaction.stack.callback(self._run_hooks, after_each)
+        if before_each:
+            try:
+                self._in_scope(interaction.stack, self._run_hooks, before_each)
+            except BaseException:
+                self.reset()
+                raise
         return interaction
 
     def setup(
@@ -130,7 +134,7 @@ class Lifecycle:
         """
         interaction = self.begin_setup()
         active = _ActiveState(state, params)
-        interaction.stack.enter_context(active.stack)
+        interaction.stack.push(active.stack)  # ExitStack needs no __enter__
         interaction.active.append(active)
         if match is None:
             return {}
@@ -225,8 +229,8 @@ class Lifecycle:
             self._async_runner = asyncio.Runner()
         return self._async_runner.run(awaitable)
 
-    def _run_hooks(self, hooks: Callable[[], list[Callable[[], Any]]]) -> None:
-        for hook in hooks():
+    def _run_hooks(self, hooks: list[Callable[[], Any]]) -> None:
+        for hook in list(hooks):
             result = hook()
             if asyncio.iscoroutine(result):
                 self._run_async(result)

@@ -23,7 +23,7 @@ import difflib
 import inspect
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final
@@ -270,18 +270,8 @@ class _Scope:
         if handler is not None:
             return StateMatch(handler, state, {})
         best: tuple[int, Template, Handler, dict[str, Any]] | None = None
-        for rank, template, handler in self._candidates(state):
-            if best is not None and best[0] <= rank:
-                continue
-            captures = template.match(state)
-            if captures is not None:
-                best = (rank, template, handler, captures)
-        if best is None:
-            return None
-        return StateMatch(best[2], best[1].text, best[3])
-
-    def _candidates(self, state: str) -> Iterator[tuple[int, Template, Handler]]:
         size = len(state)
+        # Only templates whose literal prefix and suffix fit the state are tried.
         for prefix_length in self._prefix_lengths:
             if prefix_length > size:
                 break
@@ -292,7 +282,16 @@ class _Scope:
                 if prefix_length + suffix_length > size:
                     break
                 suffix = state[size - suffix_length :] if suffix_length else ""
-                yield from bucket.by_suffix.get(suffix, ())
+                for rank, template, handler in bucket.by_suffix.get(suffix, ()):
+                    if best is not None and best[0] <= rank:
+                        break  # candidates are sorted by rank
+                    captures = template.match(state)
+                    if captures is not None:
+                        best = (rank, template, handler, captures)
+                        break
+        if best is None:
+            return None
+        return StateMatch(best[2], best[1].text, best[3])
 
 
 def _template_signature(template: Template) -> str:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 _KNOWN_NAMES_SHOWN = 50
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Answer:
     """What the endpoint answers: a status and a JSON object."""
 
@@ -118,10 +118,19 @@ class AppStates:
         finally:
             self._lock.release()
 
-    def reset(self) -> None:
-        """Undo everything the current interaction set up."""
-        with self._lock:
+    def reset(self, *, wait: float | None = None) -> None:
+        """Undo everything the current interaction set up.
+
+        :param wait: seconds to wait for a state change still running; after
+            that, undo anyway. For Ctrl-C while a handler hangs: its patches
+            so far are undone although it has not returned.
+        """
+        acquired = self._lock.acquire(timeout=-1 if wait is None else wait)
+        try:
             self.lifecycle.reset()
+        finally:
+            if acquired:
+                self._lock.release()
 
     def close(self) -> None:
         """Undo everything and release resources: the app is going away."""

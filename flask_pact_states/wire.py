@@ -26,7 +26,7 @@ ACTIONS: Final = frozenset({"setup", "teardown"})
 _QUERY_KEYS: Final = frozenset({"state", "action", "consumer"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StateChange:
     """One request to enter or leave a provider state.
 
