@@ -24,6 +24,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	MYPYPATH=examples/flask_users $(BIN)/mypy examples/flask_users
 
 test: lint
 	$(BIN)/python -m pytest
