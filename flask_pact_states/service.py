@@ -133,9 +133,17 @@ class AppStates:
                 self._lock.release()
 
     def close(self) -> None:
-        """Undo everything and release resources: the app is going away."""
-        with self._lock:
+        """Undo everything and release resources: the app is going away.
+
+        Waits at most ``PACT_STATES_LOCK_TIMEOUT`` for a running state change:
+        a hung handler must not block interpreter exit (this runs at exit).
+        """
+        acquired = self._lock.acquire(timeout=self.settings.lock_timeout)
+        try:
             self.lifecycle.close()
+        finally:
+            if acquired:
+                self._lock.release()
 
     def reject(
         self, status: int, error: str, message: str, change: StateChange | None = None

@@ -1,0 +1,431 @@
+"""``flask pact-verify`` and ``flask pact-states``: thin click layers.
+
+Both are registered once, through the ``flask.commands`` entry points in
+``pyproject.toml``, so they exist for every app ``flask --app`` loads; the
+app must have :class:`~flask_pact_states.PactStates` set up.
+
+Exit codes of ``pact-verify``: 0 verified, 1 verification failed, 2 usage
+errors (no sources, missing file, invalid pact, app without PactStates),
+130 interrupted (Ctrl-C or SIGTERM; the server is stopped and every state
+undone first).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any, Final, NoReturn
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .broker import BrokerOptions, PublishOptions
+from .errors import PactSourceError, VerificationSetupError
+from .mocking import active_patch_count
+from .results import VerificationResult
+
+#: Show progress only for runs at least this long (interactions).
+_PROGRESS_FROM: Final = 20
+_LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
+_LOGGERS: Final = ("flask_pact_states", "pact")
+
+
+def _broker_options(func: Any) -> Any:
+    options = [
+        click.option(
+            "--broker-url",
+            envvar="PACT_BROKER_BASE_URL",
+            help="Pact Broker to fetch pacts from [env: PACT_BROKER_BASE_URL].",
+        ),
+        click.option(
+            "--broker-token",
+            envvar="PACT_BROKER_TOKEN",
+            help="Bearer token for the broker [env: PACT_BROKER_TOKEN].",
+        ),
+        click.option(
+            "--broker-username",
+            envvar="PACT_BROKER_USERNAME",
+            help="Basic-auth user for the broker [env: PACT_BROKER_USERNAME].",
+        ),
+        click.option(
+            "--broker-password",
+            envvar="PACT_BROKER_PASSWORD",
+            help="Basic-auth password for the broker [env: PACT_BROKER_PASSWORD].",
+        ),
+        click.option(
+            "--consumer-version-selector",
+            "selectors",
+            multiple=True,
+            metavar="JSON",
+            help="A consumer version selector as JSON, e.g. '{\"mainBranch\": true}'."
+            " Repeatable.",
+        ),
+        click.option(
+            "--consumer-branch",
+            multiple=True,
+            help="Verify the latest pact of this consumer branch. Repeatable.",
+        ),
+        click.option(
+            "--consumer-tag",
+            multiple=True,
+            help="Verify the latest pact with this consumer tag. Repeatable.",
+        ),
+        click.option(
+            "--main-branch",
+            is_flag=True,
+            help="Verify the pacts of each consumer's main branch.",
+        ),
+        click.option(
+            "--deployed-or-released",
+            is_flag=True,
+            help="Verify the pacts of deployed or released consumer versions.",
+        ),
+        click.option(
+            "--include-pending",
+            is_flag=True,
+            help="Include pending pacts (their failures do not fail the run).",
+        ),
+        click.option(
+            "--include-wip-since",
+            type=click.DateTime(["%Y-%m-%d"]),
+            help="Include work-in-progress pacts published since this date.",
+        ),
+        click.option("--provider-branch", help="The provider's branch."),
+        click.option(
+            "--provider-tag", multiple=True, help="A provider tag. Repeatable."
+        ),
+        click.option(
+            "--provider-version",
+            help="The provider version results are published for.",
+        ),
+        click.option("--build-url", help="URL of the CI build, sent with results."),
+        click.option(
+            "--publish",
+            is_flag=True,
+            help="Publish results to the broker (needs --provider-version).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.command(
+    "pact-verify", short_help="Verify the app against Pact files or a Pact Broker."
+)
+@click.argument("sources", nargs=-1, metavar="[SOURCE]...")
+@click.option(
+    "--provider",
+    help="Provider name [default: PACT_STATES_PROVIDER, else the local pacts'].",
+)
+@click.option(
+    "--consumer",
+    "consumers",
+    multiple=True,
+    help="Verify only this consumer's pacts. Repeatable.",
+)
+@click.option(
+    "--description", help="Only interactions whose description matches this regex."
+)
+@click.option("--state", help="Only interactions with a state matching this regex.")
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the results to FILE as JUnit XML.",
+)
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the results to FILE as JSON.",
+)
+@click.option(
+    "--request-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Seconds the verifier waits for each request.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(_LOG_LEVELS, case_sensitive=False),
+    default="error",
+    show_default=True,
+    help="Log level of flask_pact_states and the verifier (on stderr).",
+)
+@_broker_options
+@with_appcontext
+def pact_verify_command(**options: Any) -> None:
+    """Verify the app against its consumers' pacts and say exactly what failed.
+
+    SOURCE is a pact file, a directory of pact files, or the http(s) URL of
+    one; add a Pact Broker with --broker-url. Local pacts are verified per
+    consumer, so handlers registered for one consumer apply. The report
+    lists every interaction, then each failure with its reason (the
+    response mismatch, or the state handler's exception and traceback),
+    then state coverage, and ends with "N passed, M failed".
+
+    Exits 0 when verified, 1 when verification failed, 2 on usage errors
+    and 130 when interrupted.
+    """
+    from .verify import verify
+
+    ctx = click.get_current_context()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    kwargs = _verify_arguments(options)
+    with _logging(options["log_level"]), _interrupts_on_sigterm(), _progress() as bar:
+        try:
+            result = verify(app, *options["sources"], progress=bar, **kwargs)
+        except (PactSourceError, VerificationSetupError) as error:
+            raise click.UsageError(str(error)) from None
+        except KeyboardInterrupt:
+            _exit_interrupted()
+    click.echo(result.report(), nl=False)
+    _write_files(result, options["junit"], options["json_file"])
+    ctx.exit(0 if result.passed else 1)
+
+
+def _verify_arguments(options: dict[str, Any]) -> dict[str, Any]:
+    """verify()'s keyword arguments from the command's options.
+
+    :raises click.UsageError: for options that do not fit together.
+    """
+    if options["publish"] and not options["provider_version"]:
+        msg = "--publish needs --provider-version: the version results are for."
+        raise click.UsageError(msg)
+    if not options["sources"] and not options["broker_url"]:
+        msg = (
+            "No pact sources: pass pact files, directories or URLs as SOURCE,"
+            " or a broker with --broker-url (or PACT_BROKER_BASE_URL)."
+        )
+        raise click.UsageError(msg)
+    return {
+        "provider": options["provider"],
+        "consumers": options["consumers"],
+        "description": options["description"],
+        "state": options["state"],
+        "request_timeout": options["request_timeout"],
+        "broker": _broker(options),
+        "publish": _publish(options),
+    }
+
+
+def _broker(options: dict[str, Any]) -> BrokerOptions | None:
+    if not options["broker_url"]:
+        return None
+    since = options["include_wip_since"]
+    return BrokerOptions(
+        url=options["broker_url"],
+        token=options["broker_token"],
+        username=options["broker_username"],
+        password=options["broker_password"],
+        selectors=[_selector(text) for text in options["selectors"]],
+        consumer_branches=options["consumer_branch"],
+        consumer_tags=options["consumer_tag"],
+        main_branch=options["main_branch"],
+        deployed_or_released=options["deployed_or_released"],
+        include_pending=options["include_pending"],
+        include_wip_since=since.date() if since else None,
+        provider_branch=options["provider_branch"],
+        provider_tags=options["provider_tag"],
+    )
+
+
+def _selector(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        msg = f"--consumer-version-selector {text!r} is not valid JSON ({error})."
+        raise click.UsageError(msg) from None
+    if not isinstance(value, dict):
+        msg = (
+            f"--consumer-version-selector {text!r} must be a JSON object,"
+            ' e.g. \'{"branch": "main"}\'.'
+        )
+        raise click.UsageError(msg)
+    return value
+
+
+def _publish(options: dict[str, Any]) -> PublishOptions | None:
+    if not options["publish"]:
+        return None
+    return PublishOptions(
+        provider_version=options["provider_version"],
+        branch=options["provider_branch"],
+        tags=options["provider_tag"],
+        build_url=options["build_url"],
+    )
+
+
+def _write_files(
+    result: VerificationResult, junit: Path | None, data: Path | None
+) -> None:
+    for path, text in ((junit, result.to_junit), (data, result.to_json)):
+        if path is None:
+            continue
+        try:
+            path.write_text(text(), encoding="utf-8")
+        except OSError as error:
+            msg = f"Cannot write {str(path)!r}: {error.strerror or error}."
+            raise click.ClickException(msg) from None
+
+
+def _exit_interrupted() -> NoReturn:
+    """Say what was undone, then leave at once with status 130.
+
+    verify() has stopped the server and undone every state. The verifier's
+    FFI call cannot be cancelled and still runs in its thread, and a hung
+    handler may hold the state lock; a normal interpreter exit would wait for
+    them (and let the verifier print its report), so this skips it.
+    """
+    left = active_patch_count()
+    click.echo(
+        "\nInterrupted: stopped the server and undid every state change"
+        f" ({left} patch(es) still in place).",
+        err=True,
+    )
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(130)
+
+
+@contextmanager
+def _interrupts_on_sigterm() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C, so that the same clean-up runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _logging(level_name: str) -> Iterator[None]:
+    """Log our and the verifier's records at ``level_name`` on stderr."""
+    level = getattr(logging, level_name.upper())
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(level)
+    handler.addFilter(_not_a_state_change_failure)
+    # The verifier forwards its events at the level of "pact.ffi" when the
+    # first Verifier is made; below that, records never reach Python.
+    loggers = [logging.getLogger(name) for name in (*_LOGGERS, "pact.ffi")]
+    saved = [(logger, logger.level) for logger in loggers]
+    for logger in loggers[: len(_LOGGERS)]:
+        logger.addHandler(handler)
+    for logger in loggers:
+        logger.setLevel(level)
+    try:
+        yield
+    finally:
+        for logger, previous in saved:
+            logger.setLevel(previous)
+            logger.removeHandler(handler)
+
+
+def _not_a_state_change_failure(record: logging.LogRecord) -> bool:
+    # The verifier logs "Provider setup state change for 'x' has failed" at
+    # ERROR with no reason; the report says which handler raised what.
+    return not (
+        record.name.startswith("pact.ffi")
+        and record.getMessage().startswith(
+            ("Provider setup state change", "Provider teardown state change")
+        )
+    )
+
+
+class ProgressCounter:
+    """``\\rN/M interactions`` on a terminal, for long runs only.
+
+    It writes to its own copy of the terminal's descriptor: during the run
+    descriptor 1 points at /dev/null to keep the verifier's report out.
+    """
+
+    def __init__(self, stream: IO[str], minimum: int = _PROGRESS_FROM) -> None:
+        self._stream = stream
+        self._minimum = minimum
+        self._shown = False
+
+    def __call__(self, started: int, expected: int | None) -> None:
+        if expected is not None and expected < self._minimum:
+            return
+        total = f"/{expected}" if expected is not None else ""
+        self._stream.write(f"\rverifying interaction {started}{total}")
+        self._stream.flush()
+        self._shown = True
+
+    def finish(self) -> None:
+        """Erase the counter line, so the report starts on a clean line."""
+        if self._shown:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+
+
+@contextmanager
+def _progress() -> Iterator[ProgressCounter | None]:
+    if not sys.stdout.isatty():
+        yield None
+        return
+    sys.stdout.flush()
+    stream = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    counter = ProgressCounter(stream)
+    try:
+        yield counter
+    finally:
+        counter.finish()
+        stream.close()
+
+
+@click.group("pact-states", short_help="Inspect provider states: list, check.")
+def pact_states_group() -> None:
+    """Inspect the app's provider-state handlers without running a verifier."""
+
+
+@pact_states_group.command("list", short_help="List the registered state handlers.")
+@with_appcontext
+def list_states_command() -> None:
+    """List the registered states: name, consumer scope and handler location."""
+    from .extension import get_app_states
+    from .report import render_handlers
+
+    click.echo(render_handlers(get_app_states().registry), nl=False)
+
+
+@pact_states_group.command("check", short_help="Check pacts' states have handlers.")
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@with_appcontext
+def check_states_command(sources: tuple[str, ...]) -> None:
+    """Check, without a server or verifier, which handler answers each state
+    the pacts in SOURCE (files or directories) use.
+
+    Missing handlers are printed as ready-to-paste stubs; exits 1 when any
+    state has no handler, 2 when a source is not a pact.
+    """
+    from .extension import get_app_states
+    from .report import render_check
+    from .sources import check_coverage, load_pacts, states_used
+
+    try:
+        pacts = load_pacts(*sources)
+    except PactSourceError as error:
+        raise click.UsageError(str(error)) from None
+    coverage = check_coverage(states_used(pacts), get_app_states().registry)
+    click.echo(render_check(coverage, len(pacts)), nl=False)
+    click.get_current_context().exit(1 if coverage.missing else 0)

@@ -1,0 +1,226 @@
+"""The plan of a verification: which verifier runs, with which sources.
+
+Built before any server starts, from the sources and options alone, so that
+mistakes surface as clear errors early, and so that later speed-ups (chunks
+of a large pact, parallel jobs) only change the plan or who executes it.
+Local pacts get one run per consumer, whose state URL then carries
+``?consumer=<name>`` so that consumer-scoped handlers apply.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .broker import BrokerOptions, PublishOptions
+from .errors import PactSourceError, VerificationSetupError
+from .sources import (
+    HTTP_INTERACTION,
+    PactFile,
+    PactInteraction,
+    check_provider,
+    group_by_consumer,
+    infer_provider,
+    is_url,
+    load_pacts,
+)
+
+
+@dataclass(frozen=True)
+class VerifierRun:
+    """One :class:`pact.Verifier` execution: its sources, and the consumer
+    whose name goes on the state URL (``None`` when not known up front).
+
+    .. versionadded:: 0.1
+    """
+
+    label: str
+    consumer: str | None = None
+    files: tuple[Path, ...] = ()
+    urls: tuple[str, ...] = ()
+    broker: BrokerOptions | None = None
+    #: Consumer filter for remote sources.
+    consumers: tuple[str, ...] = ()
+    #: Interactions this run will verify, when the sources are local.
+    expected: int | None = None
+
+
+@dataclass(frozen=True)
+class VerificationPlan:
+    """Every verifier run of one verification, and the options they share.
+
+    .. versionadded:: 0.1
+    """
+
+    provider: str
+    runs: tuple[VerifierRun, ...]
+    pacts: tuple[PactFile, ...] = ()
+    description: str | None = None
+    state: str | None = None
+    request_timeout: float = 5.0
+    publish: PublishOptions | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def expected(self) -> int | None:
+        """Interactions all runs will verify, or ``None`` with remote sources."""
+        counts = [run.expected for run in self.runs]
+        return None if None in counts else sum(c for c in counts if c is not None)
+
+    def selects(self, interaction: PactInteraction) -> bool:
+        """Whether the description and state filters keep ``interaction``."""
+        if not interaction.verifiable:
+            return False
+        if self.description and not re.search(
+            self.description, interaction.description
+        ):
+            return False
+        if self.state is None:
+            return True
+        if not self.state:  # the verifier's "no state" filter
+            return not interaction.states
+        return any(re.search(self.state, s.name) for s in interaction.states)
+
+
+def build_plan(
+    sources: Sequence[str | Path],
+    *,
+    provider: str | None,
+    workdir: Path,
+    consumers: Sequence[str] = (),
+    description: str | None = None,
+    state: str | None = None,
+    broker: BrokerOptions | None = None,
+    publish: PublishOptions | None = None,
+    request_timeout: float = 5.0,
+) -> VerificationPlan:
+    """Read and check the sources and decide the verifier runs; no server yet.
+
+    :param workdir: where filtered copies of pacts go (a temporary directory).
+    :raises VerificationSetupError: for missing sources or provider, bad options.
+    :raises PactSourceError: for a bad local source or broker option.
+
+    .. versionadded:: 0.1
+    """
+    _check_options(sources, broker, description, state, request_timeout)
+    pacts = load_pacts(*(source for source in sources if not is_url(source)))
+    urls = tuple(str(source) for source in sources if is_url(source))
+    provider = provider or infer_provider(pacts)
+    if provider is None:
+        names = sorted({pact.provider for pact in pacts})
+        found = f" (the pacts name {', '.join(map(repr, names))})" if names else ""
+        msg = f"No provider name{found}: pass provider=... (--provider)."
+        raise VerificationSetupError(msg)
+    check_provider(pacts, provider)
+    notes: list[str] = []
+    plan = VerificationPlan(
+        provider, (), tuple(pacts), description, state, request_timeout, publish
+    )
+    runs = _local_runs(plan, consumers, bool(urls or broker), workdir, notes)
+    runs += _remote_runs(urls, broker.resolved() if broker else None, consumers)
+    if publish is not None and broker is None:
+        notes.append("Results are published only for pacts fetched from a broker.")
+    return replace(plan, runs=tuple(runs), notes=tuple(notes))
+
+
+def _check_options(
+    sources: Sequence[str | Path],
+    broker: BrokerOptions | None,
+    description: str | None,
+    state: str | None,
+    request_timeout: float,
+) -> None:
+    if not sources and broker is None:
+        msg = (
+            "No pact sources: pass pact files, directories or URLs, or a Pact"
+            " Broker (--broker-url, or PACT_BROKER_BASE_URL)."
+        )
+        raise VerificationSetupError(msg)
+    compile_filter(description, "description")
+    compile_filter(state, "state")
+    if not request_timeout > 0:
+        msg = f"The request timeout must be positive, got {request_timeout!r} s."
+        raise VerificationSetupError(msg)
+
+
+def _local_runs(
+    plan: VerificationPlan,
+    consumers: Sequence[str],
+    has_remote: bool,
+    workdir: Path,
+    notes: list[str],
+) -> list[VerifierRun]:
+    groups = group_by_consumer(plan.pacts)
+    unknown = [name for name in consumers if name not in groups]
+    if unknown and not has_remote:
+        msg = (
+            f"No pact for consumer {unknown[0]!r} among the sources (they have"
+            f" {', '.join(map(repr, groups)) or 'none'}); check --consumer."
+        )
+        raise PactSourceError(msg)
+    runs = []
+    for consumer, pacts in groups.items():
+        if consumers and consumer not in consumers:
+            continue
+        files = tuple(_verifiable_copy(pact, workdir, notes) for pact in pacts)
+        expected = sum(plan.selects(i) for pact in pacts for i in pact.interactions)
+        if expected:
+            label = f"{consumer} ({len(files)} pact file{'s' * (len(files) > 1)})"
+            runs.append(VerifierRun(label, consumer, files, expected=expected))
+    return runs
+
+
+def _verifiable_copy(pact: PactFile, workdir: Path, notes: list[str]) -> Path:
+    """``pact``'s path, or a copy without the interactions HTTP cannot verify."""
+    skipped = pact.skipped_interactions
+    if not skipped:
+        return pact.path
+    kinds = ", ".join(sorted({i.type for i in skipped}))
+    notes.append(
+        f"Skipped {len(skipped)} interaction(s) of {pact.path.name} ({kinds}):"
+        " flask pact-verify verifies Synchronous/HTTP interactions only."
+    )
+    document = dict(pact.document)
+    document.pop("messages", None)
+    document["interactions"] = [
+        entry
+        for entry in pact.document.get("interactions", [])
+        if entry.get("type", HTTP_INTERACTION) == HTTP_INTERACTION
+    ]
+    copy = workdir / f"{len(list(workdir.iterdir()))}-{pact.path.name}"
+    copy.write_text(json.dumps(document), encoding="utf-8")
+    return copy
+
+
+def _remote_runs(
+    urls: tuple[str, ...], broker: BrokerOptions | None, consumers: Sequence[str]
+) -> list[VerifierRun]:
+    if not urls and broker is None:
+        return []
+    where = ", ".join([*urls, *([f"broker {broker.url}"] if broker else [])])
+    if not consumers:
+        return [VerifierRun(where, urls=urls, broker=broker)]
+    # One run per consumer, so that its name can scope the state URL.
+    return [
+        VerifierRun(f"{name} from {where}", name, (), urls, broker, (name,))
+        for name in consumers
+    ]
+
+
+def compile_filter(pattern: str | None, name: str) -> re.Pattern[str] | None:
+    """Compile a description or state filter, as the verifier reads it.
+
+    :raises VerificationSetupError: for an invalid regular expression.
+    """
+    if pattern is None:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as error:
+        msg = (
+            f"The {name} filter {pattern!r} is not a valid regular expression: {error}."
+        )
+        raise VerificationSetupError(msg) from None

@@ -1,0 +1,258 @@
+"""Rendering: a verification result as text, JUnit XML and JSON, and the
+``flask pact-states`` listings.
+
+The text report reads top to bottom: one line per interaction, then each
+failure with its reason, then coverage, and a last line ``N passed, M failed``
+that scripts may parse.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from .registry import Handler, StateRegistry
+    from .results import InteractionResult, VerificationResult
+    from .sources import Coverage, MissingState
+
+_MARKS: Final = {"passed": "PASS", "failed": "FAIL", "pending": "PEND"}
+_INDENT: Final = "   "
+_DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s|m)\b")
+_SECONDS: Final = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+def title(interaction: InteractionResult) -> str:
+    """``Consumer: description [state, state]``."""
+    states = f" [{', '.join(interaction.states)}]" if interaction.states else ""
+    return f"{interaction.consumer}: {interaction.description}{states}"
+
+
+def render_text(result: VerificationResult) -> str:
+    """The human report of ``result``; its last line is ``N passed, M failed``."""
+    consumers = {i.consumer for i in result.interactions}
+    lines = [
+        f"Verifying provider {result.provider!r}: {len(result.interactions)}"
+        f" interaction(s) from {len(consumers)} consumer(s)",
+        "",
+    ]
+    lines += [f"  {_MARKS[i.status]}  {title(i)}" for i in result.interactions]
+    lines += _failures(result)
+    lines += _section("Errors", result.errors)
+    lines += _coverage(result)
+    lines += _section("Notes", result.notes)
+    pending = result.count("pending")
+    if pending:
+        lines += ["", f"{pending} failure(s) in pending pacts, not counted."]
+    lines += ["", f"{result.count('passed')} passed, {result.count('failed')} failed"]
+    return "\n".join(lines) + "\n"
+
+
+def _failures(result: VerificationResult) -> list[str]:
+    if not result.failures:
+        return []
+    lines = ["", "Failures"]
+    for number, interaction in enumerate(result.failures, 1):
+        pending = " (pending pact: does not fail the run)" * interaction.pending
+        lines += ["", f"{number}) {title(interaction)}{pending}"]
+        lines.append(textwrap.indent(interaction.reason, _INDENT))
+    return lines
+
+
+def _section(heading: str, entries: list[str]) -> list[str]:
+    if not entries:
+        return []
+    return ["", heading, *(textwrap.indent(entry, "  ") for entry in entries)]
+
+
+def _coverage(result: VerificationResult) -> list[str]:
+    lines = ["", "Coverage"]
+    if not result.missing_states and not result.unused_handlers:
+        return [*lines, "  Every state has a handler, and every handler was used."]
+    if result.missing_states:
+        lines.append("  States with no handler:")
+        # Stubs already shown with a failure are not repeated.
+        shown = {
+            i.state_failure.state
+            for i in result.failures
+            if i.state_failure and i.state_failure.stub
+        }
+        for missing in result.missing_states:
+            lines.append(f"    {describe_missing(missing)}")
+            if missing.state not in shown:
+                lines.append(textwrap.indent(missing.stub.rstrip(), "        "))
+    if result.unused_handlers:
+        lines.append("  Handlers no verified interaction used:")
+        lines += [f"    {describe_handler(h)}" for h in result.unused_handlers]
+    return lines
+
+
+def describe_missing(missing: MissingState) -> str:
+    """``'state' (consumer 'C'), used by: a, b``."""
+    consumer = f" (consumer {missing.consumer!r})" if missing.consumer else ""
+    return f"{missing.state!r}{consumer}, used by: {', '.join(missing.descriptions)}"
+
+
+def describe_handler(handler: Handler) -> str:
+    """``module.func() for 'a', 'b' [consumer 'C'] at path:line``."""
+    names = ", ".join(map(repr, handler.names))
+    scope = f" [consumer {handler.consumer!r}]" if handler.consumer else ""
+    return f"{handler.qualname}() for {names}{scope} at {handler.location}"
+
+
+def render_junit(result: VerificationResult) -> str:
+    """``result`` as JUnit XML: a test suite per consumer, a test per interaction."""
+    root = ET.Element("testsuites", name=f"pact-verify {result.provider}")
+    suites: dict[str, ET.Element] = {}
+    for interaction in result.interactions:
+        suite = suites.get(interaction.consumer)
+        if suite is None:
+            suite = ET.SubElement(root, "testsuite", name=interaction.consumer)
+            suites[interaction.consumer] = suite
+        _testcase(suite, result.provider, interaction)
+    if result.errors:
+        suite = ET.SubElement(root, "testsuite", name="verification")
+        case = ET.SubElement(suite, "testcase", classname=result.provider, name="run")
+        error = ET.SubElement(case, "error", message=result.errors[0].splitlines()[0])
+        error.text = "\n".join(result.errors)
+    for suite in [root, *root]:
+        _count(suite)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _testcase(suite: ET.Element, provider: str, interaction: InteractionResult) -> None:
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        classname=f"{provider}.{interaction.consumer}",
+        name=title(interaction).partition(": ")[2],
+        time=f"{duration_seconds(interaction.duration):.3f}",
+    )
+    if interaction.passed:
+        return
+    reason = interaction.reason
+    message = reason.splitlines()[0] if reason else "failed"
+    if interaction.pending:
+        ET.SubElement(case, "skipped", message=f"pending pact: {message}")
+        return
+    kind = "state" if interaction.state_failure else "mismatch"
+    failure = ET.SubElement(case, "failure", message=message, type=kind)
+    failure.text = reason
+
+
+def _count(suite: ET.Element) -> None:
+    cases = list(suite.iter("testcase"))
+    suite.set("tests", str(len(cases)))
+    for tag, attribute in (("failure", "failures"), ("error", "errors")):
+        suite.set(attribute, str(sum(c.find(tag) is not None for c in cases)))
+    suite.set("skipped", str(sum(c.find("skipped") is not None for c in cases)))
+
+
+def duration_seconds(text: str | None) -> float:
+    """The verifier's duration text (``"1s 21ms"``) in seconds."""
+    if not text:
+        return 0.0
+    return sum(
+        float(value) * _SECONDS[unit] for value, unit in _DURATION_PART.findall(text)
+    )
+
+
+def as_dict(result: VerificationResult) -> dict[str, Any]:
+    """``result`` as plain JSON-ready data."""
+    return {
+        "provider": result.provider,
+        "passed": result.passed,
+        "counts": {s: result.count(s) for s in ("passed", "failed", "pending")},
+        "interactions": [_interaction_dict(i) for i in result.interactions],
+        "missing_states": [
+            {
+                "state": m.state,
+                "consumer": m.consumer,
+                "params": dict(m.params),
+                "descriptions": list(m.descriptions),
+                "stub": m.stub,
+            }
+            for m in result.missing_states
+        ],
+        "unused_handlers": [
+            {
+                "handler": h.qualname,
+                "states": list(h.names),
+                "consumer": h.consumer,
+                "location": h.location,
+            }
+            for h in result.unused_handlers
+        ],
+        "errors": list(result.errors),
+        "notes": list(result.notes),
+    }
+
+
+def _interaction_dict(interaction: InteractionResult) -> dict[str, Any]:
+    failure = interaction.state_failure
+    return {
+        "consumer": interaction.consumer,
+        "description": interaction.description,
+        "states": list(interaction.states),
+        "status": interaction.status,
+        "duration": interaction.duration,
+        "mismatch": interaction.mismatch,
+        "reason": interaction.reason,
+        "state_failure": None
+        if failure is None
+        else {
+            "state": failure.state,
+            "params": dict(failure.params),
+            "consumer": failure.consumer,
+            "action": failure.action,
+            "outcome": failure.outcome,
+            "handler": failure.handler,
+            "exception_type": failure.exception_type,
+            "message": failure.message,
+            "traceback": failure.traceback,
+            "stub": failure.stub,
+        },
+    }
+
+
+def render_handlers(registry: StateRegistry) -> str:
+    """``flask pact-states list``: each state name, scope and handler location."""
+    handlers = registry.handlers
+    if not handlers:
+        return (
+            "No state handlers are registered. Add one with"
+            " @states.register('a state') in the module the app factory imports.\n"
+        )
+    lines = [f"{len(registry)} state name(s), {len(handlers)} handler(s):", ""]
+    for handler in handlers:
+        scope = f"consumer {handler.consumer!r}" if handler.consumer else "any consumer"
+        for name in handler.names:
+            lines.append(f"  {name!r}  ({scope})  ->  {handler.qualname}()")
+        lines.append(f"      {handler.kind.value} at {handler.location}")
+    return "\n".join(lines) + "\n"
+
+
+def render_check(coverage: Coverage, pact_count: int) -> str:
+    """``flask pact-states check``: which handler answers each state."""
+    answered: dict[tuple[str, str | None, str], list[str]] = {}
+    for entry in coverage.answered:
+        use = entry.use
+        key = (use.state, use.consumer, f"{entry.handler.qualname}()")
+        answered.setdefault(key, []).append(use.description)
+    lines = [f"States used by {pact_count} pact file(s):", ""]
+    for (state, consumer, handler), descriptions in answered.items():
+        lines.append(f"  OK       {state!r} ({consumer}: {', '.join(descriptions)})")
+        lines.append(f"           -> {handler}")
+    for missing in coverage.missing:
+        lines.append(f"  MISSING  {describe_missing(missing)}")
+    if coverage.missing:
+        lines += ["", "Add these handlers (ready to paste):", ""]
+        lines += [missing.stub for missing in coverage.missing]
+    if coverage.unused_handlers:
+        lines += ["", "Handlers no pact uses:"]
+        lines += [f"  {describe_handler(h)}" for h in coverage.unused_handlers]
+    lines += ["", f"{len(answered)} answered, {len(coverage.missing)} missing"]
+    return "\n".join(lines) + "\n"

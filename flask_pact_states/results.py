@@ -1,0 +1,383 @@
+"""Verification results: what the verifier said, explained with the journal.
+
+Rendering (text, JUnit, JSON) is in :mod:`.report`.
+
+The verifier reports a failed state change only as "One or more of the setup
+state change handlers has failed". The endpoint's journal knows why. Each
+executed interaction makes at least one setup call (``""`` when it has no
+state), and the journal numbers the calls of one interaction alike, so the
+journal's groups, in order, pair with the verifier's ``interactionResults``,
+in order. A pair is checked by its first state; when that does not fit, the
+next group with the interaction's states is taken instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from .journal import StateChangeRecord
+from .registry import Handler, StateRegistry, handler_stub
+from .sources import MissingState, StateUse, check_coverage, states_used
+
+if TYPE_CHECKING:
+    from .plan import VerificationPlan, VerifierRun
+
+#: Where each kind of response mismatch is, for the report.
+_MISMATCH_PLACES: Final = {
+    "StatusMismatch": "status",
+    "HeaderMismatch": "header",
+    "BodyMismatch": "body",
+    "BodyTypeMismatch": "body",
+    "MetadataMismatch": "metadata",
+}
+
+
+@dataclass(frozen=True)
+class StateFailure:
+    """Why a state change failed, as the endpoint recorded it.
+
+    .. versionadded:: 0.1
+    """
+
+    state: str
+    params: Mapping[str, Any]
+    consumer: str | None
+    action: str
+    #: ``error`` (the handler raised), ``missing`` (no handler) or ``rejected``.
+    outcome: str
+    handler: str | None = None
+    exception_type: str | None = None
+    message: str | None = None
+    traceback: str | None = None
+
+    @property
+    def stub(self) -> str | None:
+        """A handler to paste, for a missing state."""
+        if self.outcome != "missing":
+            return None
+        # Unscoped, as in MissingState.stub: it answers every consumer.
+        return handler_stub(self.state, self.params, None)
+
+    @property
+    def summary(self) -> str:
+        """One sentence: which state, and what went wrong."""
+        where = f"{self.action} of state {self.state!r} (params {dict(self.params)})"
+        if self.outcome == "missing":
+            by = f" from consumer {self.consumer!r}" if self.consumer else ""
+            return f"No handler is registered for state {self.state!r}{by}."
+        if self.exception_type:
+            handler = f" in {self.handler}()" if self.handler else ""
+            return f"{where} failed{handler}: {self.exception_type}: {self.message}"
+        return f"{where} was refused: {self.message}"
+
+
+@dataclass(frozen=True)
+class InteractionResult:
+    """The outcome of one interaction.
+
+    .. versionadded:: 0.1
+    """
+
+    consumer: str
+    description: str
+    states: tuple[str, ...]
+    passed: bool
+    #: A failure of a pending pact: reported, but it does not fail the run.
+    pending: bool = False
+    #: The verifier's mismatch text, one line per mismatch.
+    mismatch: str = ""
+    state_failure: StateFailure | None = None
+    duration: str | None = None
+
+    @property
+    def status(self) -> str:
+        """``passed``, ``failed`` or ``pending`` (a failure that does not count)."""
+        if self.passed:
+            return "passed"
+        return "pending" if self.pending else "failed"
+
+    @property
+    def reason(self) -> str:
+        """Why it failed: the state handler's exception, or the mismatches."""
+        if self.passed:
+            return ""
+        failure = self.state_failure
+        if failure is None:
+            return self.mismatch or "The verifier gave no reason."
+        parts = [failure.summary]
+        if failure.traceback:
+            parts.append(trim_traceback(failure.traceback))
+        if failure.stub:
+            parts.append("Add a handler:\n" + failure.stub.rstrip())
+        return "\n".join(parts)
+
+
+@dataclass
+class VerificationResult:
+    """What :func:`~flask_pact_states.verify.verify` found.
+
+    .. versionadded:: 0.1
+    """
+
+    provider: str
+    interactions: list[InteractionResult] = field(default_factory=list)
+    #: States used by the pacts (or asked for by the verifier) with no handler.
+    missing_states: list[MissingState] = field(default_factory=list)
+    #: Handlers no verified interaction used.
+    unused_handlers: list[Handler] = field(default_factory=list)
+    #: Problems not tied to one interaction (a source that failed to load...).
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: The verifier's own report, without colours, one run after another.
+    output: str = ""
+    #: The verifier's JSON results, one per run.
+    raw: list[Mapping[str, Any]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every interaction passed (pending ones aside), and some ran."""
+        return (
+            not self.errors
+            and bool(self.interactions)
+            and not any(i.status == "failed" for i in self.interactions)
+        )
+
+    @property
+    def failures(self) -> list[InteractionResult]:
+        """Interactions that failed, pending ones included."""
+        return [i for i in self.interactions if not i.passed]
+
+    def count(self, status: str) -> int:
+        """How many interactions have ``status``: passed, failed or pending."""
+        return sum(i.status == status for i in self.interactions)
+
+    def filtered(
+        self,
+        consumer: str | None = None,
+        description: str | None = None,
+        state: str | None = None,
+    ) -> list[InteractionResult]:
+        """The interactions of ``consumer`` with ``description`` and ``state``."""
+        return [
+            i
+            for i in self.interactions
+            if (consumer is None or i.consumer == consumer)
+            and (description is None or i.description == description)
+            and (state is None or state in i.states)
+        ]
+
+    def report(self) -> str:
+        """The human report: interactions, failures, coverage, then counts."""
+        from .report import render_text
+
+        return render_text(self)
+
+    def to_junit(self) -> str:
+        """The result as JUnit XML (a test suite per consumer)."""
+        from .report import render_junit
+
+        return render_junit(self)
+
+    def to_json(self) -> str:
+        """The result as a JSON document."""
+        import json
+
+        from .report import as_dict
+
+        return json.dumps(as_dict(self), indent=2)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one verifier run returned, with the state changes it caused."""
+
+    run: VerifierRun
+    results: Mapping[str, Any]
+    output: str
+    records: Sequence[StateChangeRecord]
+    #: Whether ``Verifier.verify()`` raised (it does for any failure).
+    raised: bool = False
+
+
+def build_result(
+    plan: VerificationPlan, outcomes: Iterable[RunOutcome], registry: StateRegistry
+) -> VerificationResult:
+    """Pair each run's verifier results with its journal records."""
+    result = VerificationResult(plan.provider, notes=list(plan.notes))
+    uses = _planned_uses(plan)
+    for outcome in outcomes:
+        paired = pair_records(_interaction_results(outcome), group_records(outcome))
+        for entry, group in paired:
+            interaction = _interaction(entry, group)
+            result.interactions.append(interaction)
+            uses += _observed_uses(group, interaction.description)
+        result.errors += _run_errors(outcome)
+        result.output += outcome.output
+        result.raw.append(outcome.results)
+    coverage = check_coverage(uses, registry)
+    result.missing_states = list(coverage.missing)
+    result.unused_handlers = list(coverage.unused_handlers)
+    if not result.interactions and not result.errors:
+        result.errors.append(
+            "No interaction was verified: check the sources and the filters."
+        )
+    return result
+
+
+def _planned_uses(plan: VerificationPlan) -> list[StateUse]:
+    local = {run.consumer for run in plan.runs if run.files}
+    pacts = [pact for pact in plan.pacts if pact.consumer in local]
+    selected = {
+        (pact.consumer, i.description)
+        for pact in pacts
+        for i in pact.interactions
+        if plan.selects(i)
+    }
+    return [u for u in states_used(pacts) if (u.consumer, u.description) in selected]
+
+
+def _observed_uses(
+    group: Sequence[StateChangeRecord] | None, description: str
+) -> list[StateUse]:
+    return [
+        StateUse(r.state, r.params, r.consumer, description)
+        for r in group or ()
+        if r.action == "setup" and r.state
+    ]
+
+
+def _interaction_results(outcome: RunOutcome) -> list[Mapping[str, Any]]:
+    entries = outcome.results.get("interactionResults")
+    return (
+        [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+    )
+
+
+def group_records(outcome: RunOutcome) -> list[list[StateChangeRecord]]:
+    """The run's state changes, one group per interaction, in order.
+
+    A setup with a new interaction number starts a group; so does a rejected
+    setup (number 0: refused before the lifecycle saw it).
+    """
+    groups: list[list[StateChangeRecord]] = []
+    current: int | None = None
+    for record in outcome.records:
+        number = record.interaction
+        if not groups or (
+            record.action == "setup" and (number == 0 or number != current)
+        ):
+            groups.append([record])
+            current = number
+        else:
+            groups[-1].append(record)
+    return groups
+
+
+def pair_records(
+    entries: Sequence[Mapping[str, Any]], groups: Sequence[list[StateChangeRecord]]
+) -> list[tuple[Mapping[str, Any], list[StateChangeRecord] | None]]:
+    """Pair each verifier interaction result with its journal group, or None."""
+    pairs: list[tuple[Mapping[str, Any], list[StateChangeRecord] | None]] = []
+    position = 0
+    for entry in entries:
+        states = [str(s) for s in entry.get("providerStates") or []] or [""]
+        found = None
+        for index in range(position, len(groups)):
+            setups = [r.state for r in groups[index] if r.action == "setup"]
+            first_fits = index == position and setups[:1] == states[:1]
+            if first_fits or (setups and setups == states[: len(setups)]):
+                found = index
+                break
+        if found is None:
+            pairs.append((entry, None))
+            continue
+        pairs.append((entry, groups[found]))
+        position = found + 1
+    return pairs
+
+
+def _interaction(
+    entry: Mapping[str, Any], group: Sequence[StateChangeRecord] | None
+) -> InteractionResult:
+    passed = entry.get("result") == "OK"
+    failed = next((r for r in group or () if r.failed), None)
+    return InteractionResult(
+        consumer=str(entry.get("consumer", "")),
+        description=str(entry.get("description", "")),
+        states=tuple(str(s) for s in entry.get("providerStates") or ()),
+        passed=passed,
+        pending=entry.get("pending") is True,
+        mismatch="" if passed else format_mismatch(entry.get("mismatch")),
+        state_failure=None if passed or failed is None else _state_failure(failed),
+        duration=entry.get("duration"),
+    )
+
+
+def _state_failure(record: StateChangeRecord) -> StateFailure:
+    return StateFailure(
+        state=record.state,
+        params=dict(record.params),
+        consumer=record.consumer,
+        action=record.action,
+        outcome=record.outcome,
+        handler=record.handler,
+        exception_type=record.error_type,
+        message=record.error_message,
+        traceback=record.traceback,
+    )
+
+
+def format_mismatch(mismatch: Any) -> str:
+    """The verifier's mismatch as text, one line per mismatch."""
+    if not isinstance(mismatch, dict):
+        return ""
+    if mismatch.get("type") == "error":
+        return str(mismatch.get("message", ""))
+    lines = []
+    for item in mismatch.get("mismatches") or ():
+        if not isinstance(item, dict):
+            continue
+        kind = str(item.get("type", ""))
+        place = _MISMATCH_PLACES.get(kind, kind.removesuffix("Mismatch").lower())
+        detail = item.get("path") or item.get("key") or ""
+        where = f"{place} {detail}".strip()
+        lines.append(f"{where}: {item.get('mismatch', '')}")
+    return "\n".join(lines)
+
+
+def _run_errors(outcome: RunOutcome) -> list[str]:
+    """Failures the verifier reported outside any interaction."""
+    results = outcome.results
+    interactions = _interaction_results(outcome)
+    failed = any(e.get("result") != "OK" and not e.get("pending") for e in interactions)
+    if results.get("result") is not False or failed:
+        return []
+    label = outcome.run.label
+    listed = [
+        format_mismatch(e.get("mismatch")) or str(e.get("interaction", ""))
+        for e in results.get("errors") or ()
+        if isinstance(e, dict)
+    ]
+    lines = [line for line in outcome.output.splitlines() if "failed" in line.lower()]
+    details = listed or lines or ["the verifier reported a failure without detail"]
+    return [f"Verifying {label}: {detail}" for detail in details]
+
+
+def trim_traceback(text: str) -> str:
+    """A traceback without the frames of flask_pact_states itself."""
+    import os
+
+    package = os.path.dirname(__file__)
+    lines = text.rstrip("\n").splitlines()
+    if not lines or not lines[0].startswith("Traceback"):
+        return text.rstrip("\n")
+    kept = [lines[0]]
+    skipping = False
+    for line in lines[1:]:
+        if line.startswith('  File "'):
+            skipping = line[len('  File "') :].startswith(package + os.sep)
+        if not skipping or not line.startswith("  "):
+            kept.append(line)
+    return "\n".join(kept)

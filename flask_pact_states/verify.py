@@ -1,0 +1,403 @@
+"""Verify a Flask app against pacts and say exactly what failed.
+
+:func:`verify` serves the app with werkzeug on 127.0.0.1 (port 0) in a thread,
+drives :class:`pact.Verifier` against it (teardown on, JSON body, the state URL
+pointing at the extension's endpoint) and listens to the endpoint's journal,
+so that a failing state handler's exception and traceback reach the report
+although the verifier never shows them.
+
+The work is split in two for later speed-ups: :func:`~.plan.build_plan` turns
+the sources into :class:`~.plan.VerifierRun` values, and :func:`execute_run`
+executes one of them against the served app.
+
+``PACT_DO_NOT_TRACK`` is set to ``true`` unless already set: otherwise the
+verifier tries to send usage events over the network.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+from urllib.parse import quote
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from .broker import BrokerOptions, PublishOptions, configure_broker
+from .errors import VerificationSetupError
+from .extension import get_app_states
+from .journal import StateChangeRecord
+from .plan import VerificationPlan, VerifierRun, build_plan
+from .results import RunOutcome, VerificationResult, build_result
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from pact import Verifier
+
+    from .service import AppStates
+
+__all__ = [
+    "BrokerOptions",
+    "PublishOptions",
+    "VerificationPlan",
+    "VerificationResult",
+    "VerifierRun",
+    "build_plan",
+    "execute_run",
+    "verify",
+]
+
+T = TypeVar("T")
+#: Called with (interactions started, interactions expected or None).
+Progress = Callable[[int, int | None], None]
+#: How long a reset after Ctrl-C waits for a handler that is still running.
+_INTERRUPT_RESET_WAIT: Final = 1.0
+
+
+def verify(
+    app: Flask,
+    *sources: str | Path,
+    provider: str | None = None,
+    consumers: Sequence[str] = (),
+    description: str | None = None,
+    state: str | None = None,
+    broker: BrokerOptions | None = None,
+    publish: PublishOptions | None = None,
+    request_timeout: float = 5.0,
+    progress: Progress | None = None,
+) -> VerificationResult:
+    """Verify ``app`` against pacts and return what passed and what failed.
+
+    Local pact files and directories are verified per consumer, with
+    ``?consumer=<name>`` on the state URL. When the app sets
+    ``PACT_STATES_TOKEN``, it is sent in ``X-Pact-States-Token``. The server
+    is always shut down and every state undone before this returns (or
+    raises, Ctrl-C included).
+
+    :param app: an app with :class:`~flask_pact_states.PactStates` set up.
+    :param sources: pact files, directories of them, and ``http(s)://`` URLs.
+    :param provider: the provider name; defaults to ``PACT_STATES_PROVIDER``,
+        then to the provider the local pacts agree on.
+    :param consumers: verify only these consumers' pacts.
+    :param description: verify only interactions whose description matches
+        this regular expression.
+    :param state: verify only interactions with a state matching this
+        regular expression.
+    :param broker: fetch pacts from a Pact Broker too.
+    :param publish: publish results to the broker (only for broker pacts).
+    :param request_timeout: seconds the verifier waits for each request.
+    :param progress: called as interactions start, from a server thread.
+    :returns: the result; ``result.passed`` and ``result.report()``.
+    :raises VerificationSetupError: when the app has no PactStates, no
+        provider name can be found, or an option is invalid.
+    :raises PactSourceError: when a local source is missing or not a pact.
+
+    .. versionadded:: 0.1
+    """
+    states = _app_states(app)
+    os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pact-verify-") as workdir:
+        plan = build_plan(
+            sources,
+            provider=provider or states.settings.provider,
+            consumers=consumers,
+            description=description,
+            state=state,
+            broker=broker,
+            publish=publish,
+            request_timeout=request_timeout,
+            workdir=Path(workdir),
+        )
+        outcomes = _execute_plan(app, states, plan, progress)
+    return build_result(plan, outcomes, states.registry)
+
+
+def _app_states(app: Flask) -> AppStates:
+    try:
+        return get_app_states(app)
+    except RuntimeError:
+        msg = (
+            f"The app {app.name!r} has no PactStates, so there is no state"
+            " endpoint to verify against. Call states.init_app(app) in a"
+            " test-only app factory and point the command at it, e.g."
+            " flask --app myapp.tests:create_test_app pact-verify pacts/."
+        )
+        raise VerificationSetupError(msg) from None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the served app answers: its base URL, state path and token."""
+
+    base_url: str
+    state_path: str
+    token: str | None
+
+    def state_url(self, consumer: str | None) -> str:
+        """The state-change URL, scoped to ``consumer`` when known."""
+        url = f"{self.base_url}{self.state_path}"
+        return f"{url}?consumer={quote(consumer, safe='')}" if consumer else url
+
+
+def _execute_plan(
+    app: Flask, states: AppStates, plan: VerificationPlan, progress: Progress | None
+) -> list[RunOutcome]:
+    collector = _Collector(plan.expected, progress)
+    silencer = _StdoutSilencer()
+    interrupted = False
+    try:
+        with serve(app) as base_url, states.journal.listen(collector.add):
+            target = Target(base_url, states.settings.url, states.settings.token)
+
+            def run_all() -> list[RunOutcome]:
+                return [
+                    execute_run(run, plan, target, silencer, collector.start_run)
+                    for run in plan.runs
+                ]
+
+            try:
+                return run_in_worker(run_all)
+            except BaseException:
+                interrupted = True
+                raise
+            finally:
+                silencer.close()
+    finally:
+        # A handler may hang after Ctrl-C: undo its patches anyway.
+        states.reset(wait=_INTERRUPT_RESET_WAIT if interrupted else None)
+
+
+def execute_run(
+    run: VerifierRun,
+    plan: VerificationPlan,
+    target: Target,
+    silencer: _StdoutSilencer | None = None,
+    on_start: Callable[[], list[StateChangeRecord]] | None = None,
+) -> RunOutcome:
+    """Execute one verifier run against the served app; blocks until done.
+
+    :param on_start: returns the list the journal records of this run go to.
+    :raises VerificationSetupError: when pact-python refuses an option.
+    """
+    from pact import Verifier
+
+    records = on_start() if on_start else []
+    verifier = Verifier(plan.provider, host="127.0.0.1")
+    try:
+        _configure(verifier, run, plan, target)
+    except (ValueError, TypeError) as error:
+        msg = f"The verifier refused the options of run {run.label!r}: {error}"
+        raise VerificationSetupError(msg) from None
+    raised = False
+    with silencer.silenced() if silencer else _nothing():
+        try:
+            verifier.verify()
+        except RuntimeError:
+            # Raised for any failed interaction too; the results say which.
+            raised = True
+    return RunOutcome(
+        run=run,
+        results=verifier.results,
+        output=verifier.output(strip_ansi=True),
+        records=records,
+        raised=raised,
+    )
+
+
+def _configure(
+    verifier: Verifier, run: VerifierRun, plan: VerificationPlan, target: Target
+) -> None:
+    verifier.add_transport(url=target.base_url)
+    verifier.state_handler(target.state_url(run.consumer), teardown=True, body=True)
+    verifier.set_request_timeout(round(plan.request_timeout * 1000))
+    verifier.set_coloured_output(enabled=False)
+    if target.token:
+        from .config import TOKEN_HEADER
+
+        verifier.add_custom_header(TOKEN_HEADER, target.token)
+    if plan.description or plan.state:
+        verifier.filter(plan.description, state=plan.state)
+    for path in run.files:
+        verifier.add_source(path)
+    for url in run.urls:
+        verifier.add_source(url)
+    if run.consumers:
+        verifier.filter_consumers(*run.consumers)
+    if run.broker is not None:
+        configure_broker(verifier, run.broker)
+    if plan.publish is not None and run.broker is not None:
+        verifier.set_publish_options(
+            plan.publish.provider_version,
+            url=plan.publish.build_url,
+            branch=plan.publish.branch,
+            tags=list(plan.publish.tags),
+        )
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+class _Collector:
+    """Journal listener: records per run, and progress as interactions start."""
+
+    def __init__(self, expected: int | None, progress: Progress | None) -> None:
+        self._expected = expected
+        self._progress = progress
+        self._records: list[StateChangeRecord] = []
+        self._last: int | None = None
+        self._started = 0
+
+    def start_run(self) -> list[StateChangeRecord]:
+        self._records = []
+        return self._records
+
+    def add(self, record: StateChangeRecord) -> None:
+        self._records.append(record)
+        if record.action != "setup" or record.interaction == self._last:
+            return
+        if record.interaction:
+            self._last = record.interaction
+        self._started += 1
+        if self._progress is not None:
+            self._progress(self._started, self._expected)
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """No access log: the report says what happened."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1, port 0, in a thread; yield its base URL.
+
+    .. versionadded:: 0.1
+    """
+    server = make_server(
+        "127.0.0.1", 0, app, threaded=True, request_handler=_QuietRequestHandler
+    )
+    thread = threading.Thread(
+        target=server.serve_forever,
+        # shutdown() waits up to one poll interval; the default is 0.5 s.
+        kwargs={"poll_interval": 0.05},
+        name="pact-verify-server",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def run_in_worker(func: Callable[[], T]) -> T:
+    """Call ``func`` in a daemon thread and wait for it.
+
+    The verifier's FFI call blocks its thread for the whole run; a main thread
+    blocked in it would see Ctrl-C only at the end. Waiting on an event
+    instead lets ``KeyboardInterrupt`` through at once, so the caller can stop
+    the server and undo states while the verifier is still running.
+    """
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome.append((True, func()))
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome.append((False, error))
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=target, name="pact-verifier", daemon=True)
+    thread.start()
+    done.wait()
+    thread.join()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
+class _StdoutSilencer:
+    """Points file descriptor 1 at /dev/null while the verifier runs.
+
+    The verifier prints its own report to the process's stdout (no FFI option
+    turns that off); we print ours instead. Nested and concurrent users share
+    one redirection, counted, so the last one out restores the original.
+    :meth:`close` restores it from another thread when the run is abandoned.
+    """
+
+    _lock = threading.Lock()
+    _depth = 0
+    _saved: int | None = None
+
+    def __init__(self) -> None:
+        self._active = False
+        self._closed = False
+
+    @contextmanager
+    def silenced(self) -> Iterator[None]:
+        self._start()
+        try:
+            yield
+        finally:
+            self._stop()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self._stop()
+
+    def _start(self) -> None:
+        cls = type(self)
+        with cls._lock:
+            if self._active or self._closed:
+                return
+            if cls._depth == 0:
+                _flush_stdout()
+                try:
+                    saved = os.dup(1)
+                except OSError:  # no stdout at all: nothing to silence
+                    return
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 1)
+                os.close(devnull)
+                cls._saved = saved
+            cls._depth += 1
+            self._active = True
+
+    def _stop(self) -> None:
+        cls = type(self)
+        with cls._lock:
+            if not self._active:
+                return
+            self._active = False
+            cls._depth -= 1
+            if cls._depth == 0 and cls._saved is not None:
+                _flush_stdout()
+                os.dup2(cls._saved, 1)
+                os.close(cls._saved)
+                cls._saved = None
+
+
+def _flush_stdout() -> None:
+    if sys.stdout is not None:
+        with suppress(OSError, ValueError):
+            sys.stdout.flush()
