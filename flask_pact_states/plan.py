@@ -110,9 +110,12 @@ def build_plan(
     urls = tuple(str(source) for source in sources if is_url(source))
     provider = provider or infer_provider(pacts)
     if provider is None:
-        names = sorted({pact.provider for pact in pacts})
-        found = f" (the pacts name {', '.join(map(repr, names))})" if names else ""
-        msg = f"No provider name{found}: pass provider=... (--provider)."
+        names = ", ".join(map(repr, sorted({pact.provider for pact in pacts})))
+        found = f"the local pacts name {names}" if names else "no local pact names one"
+        msg = (
+            f"No provider name: {found}. Pass --provider NAME (provider=... in"
+            " Python) or set PACT_STATES_PROVIDER in the app's config."
+        )
         raise VerificationSetupError(msg)
     check_provider(pacts, provider)
     notes: list[str] = []
@@ -220,7 +223,5 @@ def compile_filter(pattern: str | None, name: str) -> re.Pattern[str] | None:
     try:
         return re.compile(pattern)
     except re.error as error:
-        msg = (
-            f"The {name} filter {pattern!r} is not a valid regular expression: {error}."
-        )
+        msg = f"The {name} filter {pattern!r} is not a regular expression: {error}."
         raise VerificationSetupError(msg) from None
