@@ -35,7 +35,7 @@ from .results import VerificationResult
 
 #: Show progress only for runs at least this long (interactions).
 _PROGRESS_FROM: Final = 20
-_LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
+_LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical", "off")
 _LOGGERS: Final = ("flask_pact_states", "pact")
 
 
@@ -158,9 +158,10 @@ def _broker_options(func: Any) -> Any:
 @click.option(
     "--log-level",
     type=click.Choice(_LOG_LEVELS, case_sensitive=False),
-    default="error",
+    default="off",
     show_default=True,
-    help="Log level of flask_pact_states and the verifier (on stderr).",
+    help="Log records of flask_pact_states and the verifier to show on stderr;"
+    " off by default, as the report already says what failed.",
 )
 @_broker_options
 @with_appcontext
@@ -318,8 +319,12 @@ def _interrupts_on_sigterm() -> Iterator[None]:
 
 @contextmanager
 def _logging(level_name: str) -> Iterator[None]:
-    """Log our and the verifier's records at ``level_name`` on stderr."""
-    level = getattr(logging, level_name.upper())
+    """Log our and the verifier's records at ``level_name`` on stderr.
+
+    ``off`` still installs the handler, above every level, so that Python's
+    last-resort handler does not print warnings the report already explains.
+    """
+    level = logging.CRITICAL + 1 if level_name == "off" else _level(level_name)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler.setLevel(level)
@@ -338,6 +343,11 @@ def _logging(level_name: str) -> Iterator[None]:
         for logger, previous in saved:
             logger.setLevel(previous)
             logger.removeHandler(handler)
+
+
+def _level(name: str) -> int:
+    level: int = logging.getLevelNamesMapping()[name.upper()]
+    return level
 
 
 def _not_a_state_change_failure(record: logging.LogRecord) -> bool:

@@ -111,7 +111,7 @@ def build_plan(
     provider = provider or infer_provider(pacts)
     if provider is None:
         names = ", ".join(map(repr, sorted({pact.provider for pact in pacts})))
-        found = f"the local pacts name {names}" if names else "no local pact names one"
+        found = f"the local pacts name {names}" if names else "no local pact to read"
         msg = (
             f"No provider name: {found}. Pass --provider NAME (provider=... in"
             " Python) or set PACT_STATES_PROVIDER in the app's config."

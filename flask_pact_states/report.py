@@ -70,6 +70,8 @@ def _section(heading: str, entries: list[str]) -> list[str]:
 def _coverage(result: VerificationResult) -> list[str]:
     lines = ["", "Coverage"]
     if not result.missing_states and not result.unused_handlers:
+        if not result.interactions:
+            return []
         return [*lines, "  Every state has a handler, and every handler was used."]
     if result.missing_states:
         lines.append("  States with no handler:")

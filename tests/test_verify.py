@@ -21,7 +21,7 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 import verify_helpers  # noqa: E402
-from broker_stub import BrokerStub, StubPact  # noqa: E402
+from broker_stub import BrokerStub, Fault, StubPact  # noqa: E402
 from verify_helpers import Call, hand_pact, http_interaction, make_app, record_pact  # noqa: E402
 
 from flask_pact_states import (  # noqa: E402
@@ -533,3 +533,37 @@ def test_broker_options_refuse_bad_values(
 
     with pytest.raises(PactSourceError, match=match):
         options.resolved()
+
+
+def test_verify_reads_a_pact_url_and_reports_load_failures(
+    states: PactStates, tmp_path: Path
+) -> None:
+    document = json.loads(
+        hand_pact(tmp_path / "p.json", [http_interaction("ping")]).read_text("utf-8")
+    )
+    with BrokerStub([document]) as stub:
+        missing = f"{stub.url}/nothing"
+        good = verify(
+            make_app(states), stub.url + StubPact(document).path, provider="Users"
+        )
+        bad = verify(make_app(states), missing, provider="Users")
+
+    assert good.passed, good.report()
+    assert not bad.passed
+    assert bad.errors == [
+        f"Verifying {missing}: Failed to load pact '{missing}'"
+        " - Request failed with status - 404 Not Found"
+    ]
+    assert bad.report().splitlines()[-1] == "0 passed, 0 failed"
+
+
+def test_verify_reports_a_broker_that_refuses(states: PactStates) -> None:
+    with BrokerStub(fault=Fault.UNAUTHORIZED) as stub:
+        result = verify(
+            make_app(states), provider="Users", broker=BrokerOptions(url=stub.url)
+        )
+
+    assert not result.passed
+    (error,) = result.errors
+    assert "401 Unauthorized" in error
+    assert "Errors\n  Verifying broker http://127.0.0.1:" in result.report()
