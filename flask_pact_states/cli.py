@@ -39,83 +39,45 @@ _LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical", "off")
 _LOGGERS: Final = ("flask_pact_states", "pact")
 
 
+def _env(name: str) -> dict[str, Any]:
+    return {"envvar": f"PACT_BROKER_{name}", "show_envvar": True}
+
+
+_MANY: Final = {"multiple": True}
+_FLAG: Final = {"is_flag": True}
+#: The broker options of pact-verify: name, help, other click.option keywords.
+_BROKER_OPTIONS: Final[tuple[tuple[str, str, dict[str, Any]], ...]] = (
+    ("--broker-url", "Pact Broker to fetch pacts from.", _env("BASE_URL")),
+    ("--broker-token", "Bearer token for the broker.", _env("TOKEN")),
+    ("--broker-username", "Basic-auth user for the broker.", _env("USERNAME")),
+    ("--broker-password", "Basic-auth password for the broker.", _env("PASSWORD")),
+    (
+        "--consumer-version-selector",
+        "A consumer version selector as JSON, e.g. '{\"mainBranch\": true}'."
+        " Repeatable.",
+        {"metavar": "JSON", **_MANY},
+    ),
+    ("--consumer-branch", "Verify the latest pact of this branch. Repeatable.", _MANY),
+    ("--consumer-tag", "Verify the latest pact with this tag. Repeatable.", _MANY),
+    ("--main-branch", "Verify the pacts of each consumer's main branch.", _FLAG),
+    ("--deployed-or-released", "Verify deployed or released consumers.", _FLAG),
+    ("--include-pending", "Include pending pacts (never fail the run).", _FLAG),
+    (
+        "--include-wip-since",
+        "Include work-in-progress pacts published since this date.",
+        {"type": click.DateTime(["%Y-%m-%d"])},
+    ),
+    ("--provider-branch", "The provider's branch.", {}),
+    ("--provider-tag", "A provider tag. Repeatable.", _MANY),
+    ("--provider-version", "The provider version results are published for.", {}),
+    ("--build-url", "URL of the CI build, sent with results.", {}),
+    ("--publish", "Publish results to the broker (needs --provider-version).", _FLAG),
+)
+
+
 def _broker_options(func: Any) -> Any:
-    options = [
-        click.option(
-            "--broker-url",
-            envvar="PACT_BROKER_BASE_URL",
-            help="Pact Broker to fetch pacts from [env: PACT_BROKER_BASE_URL].",
-        ),
-        click.option(
-            "--broker-token",
-            envvar="PACT_BROKER_TOKEN",
-            help="Bearer token for the broker [env: PACT_BROKER_TOKEN].",
-        ),
-        click.option(
-            "--broker-username",
-            envvar="PACT_BROKER_USERNAME",
-            help="Basic-auth user for the broker [env: PACT_BROKER_USERNAME].",
-        ),
-        click.option(
-            "--broker-password",
-            envvar="PACT_BROKER_PASSWORD",
-            help="Basic-auth password for the broker [env: PACT_BROKER_PASSWORD].",
-        ),
-        click.option(
-            "--consumer-version-selector",
-            "selectors",
-            multiple=True,
-            metavar="JSON",
-            help="A consumer version selector as JSON, e.g. '{\"mainBranch\": true}'."
-            " Repeatable.",
-        ),
-        click.option(
-            "--consumer-branch",
-            multiple=True,
-            help="Verify the latest pact of this consumer branch. Repeatable.",
-        ),
-        click.option(
-            "--consumer-tag",
-            multiple=True,
-            help="Verify the latest pact with this consumer tag. Repeatable.",
-        ),
-        click.option(
-            "--main-branch",
-            is_flag=True,
-            help="Verify the pacts of each consumer's main branch.",
-        ),
-        click.option(
-            "--deployed-or-released",
-            is_flag=True,
-            help="Verify the pacts of deployed or released consumer versions.",
-        ),
-        click.option(
-            "--include-pending",
-            is_flag=True,
-            help="Include pending pacts (their failures do not fail the run).",
-        ),
-        click.option(
-            "--include-wip-since",
-            type=click.DateTime(["%Y-%m-%d"]),
-            help="Include work-in-progress pacts published since this date.",
-        ),
-        click.option("--provider-branch", help="The provider's branch."),
-        click.option(
-            "--provider-tag", multiple=True, help="A provider tag. Repeatable."
-        ),
-        click.option(
-            "--provider-version",
-            help="The provider version results are published for.",
-        ),
-        click.option("--build-url", help="URL of the CI build, sent with results."),
-        click.option(
-            "--publish",
-            is_flag=True,
-            help="Publish results to the broker (needs --provider-version).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
+    for name, help_text, keywords in reversed(_BROKER_OPTIONS):
+        func = click.option(name, help=help_text, **keywords)(func)
     return func
 
 
@@ -209,6 +171,7 @@ def _verify_arguments(options: dict[str, Any]) -> dict[str, Any]:
             " or a broker with --broker-url (or PACT_BROKER_BASE_URL)."
         )
         raise click.UsageError(msg)
+    _check_output_paths(options["junit"], options["json_file"])
     return {
         "provider": options["provider"],
         "consumers": options["consumers"],
@@ -220,6 +183,14 @@ def _verify_arguments(options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _check_output_paths(*paths: Path | None) -> None:
+    # Before the run, so that a typo does not cost a whole verification.
+    for path in paths:
+        if path is not None and not path.absolute().parent.is_dir():
+            msg = f"Cannot write {str(path)!r}: {str(path.parent)!r} does not exist."
+            raise click.UsageError(msg)
+
+
 def _broker(options: dict[str, Any]) -> BrokerOptions | None:
     if not options["broker_url"]:
         return None
@@ -229,7 +200,7 @@ def _broker(options: dict[str, Any]) -> BrokerOptions | None:
         token=options["broker_token"],
         username=options["broker_username"],
         password=options["broker_password"],
-        selectors=[_selector(text) for text in options["selectors"]],
+        selectors=[_selector(t) for t in options["consumer_version_selector"]],
         consumer_branches=options["consumer_branch"],
         consumer_tags=options["consumer_tag"],
         main_branch=options["main_branch"],

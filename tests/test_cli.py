@@ -118,6 +118,7 @@ def test_cli_verify_writes_junit_and_json(
             "is not valid JSON",
         ),
         (["web.json", "--description", "("], "not a regular expression"),
+        (["web.json", "--junit", "no/dir/junit.xml"], "'no/dir' does not exist"),
         (
             ["web.json", "--request-timeout", "0"],
             "Invalid value for '--request-timeout'",
