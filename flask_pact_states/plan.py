@@ -203,7 +203,9 @@ def _remote_runs(
 ) -> list[VerifierRun]:
     if not urls and broker is None:
         return []
-    where = ", ".join([*urls, *([f"broker {broker.url}"] if broker else [])])
+    # Errors quote the failing URL themselves: the label stays short.
+    parts = [urls[0] if len(urls) == 1 else f"{len(urls)} pact URLs"] if urls else []
+    where = " and ".join([*parts, *([f"broker {broker.url}"] if broker else [])])
     if not consumers:
         return [VerifierRun(where, urls=urls, broker=broker)]
     # One run per consumer, so that its name can scope the state URL.

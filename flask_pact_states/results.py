@@ -214,6 +214,7 @@ def build_result(
             result.interactions.append(interaction)
             uses += _observed_uses(group, interaction.description)
         result.errors += _run_errors(outcome)
+        result.notes += [n for n in _notices(outcome) if n not in result.notes]
         result.output += outcome.output
         result.raw.append(outcome.results)
     coverage = check_coverage(uses, registry)
@@ -348,21 +349,34 @@ def format_mismatch(mismatch: Any) -> str:
 
 
 def _run_errors(outcome: RunOutcome) -> list[str]:
-    """Failures the verifier reported outside any interaction."""
+    """Failures the verifier reported outside any interaction (a pact that
+    did not load, a broker that refused...)."""
     results = outcome.results
-    interactions = _interaction_results(outcome)
-    failed = any(e.get("result") != "OK" and not e.get("pending") for e in interactions)
-    if results.get("result") is not False or failed:
-        return []
-    label = outcome.run.label
-    listed = [
-        format_mismatch(e.get("mismatch")) or str(e.get("interaction", ""))
-        for e in results.get("errors") or ()
-        if isinstance(e, dict)
+    details = [
+        format_mismatch(entry.get("mismatch")) or str(entry.get("interaction"))
+        for entry in results.get("errors") or ()
+        if isinstance(entry, dict)
+        # Interaction failures are named "Verifying a pact between C and P ...".
+        and not str(entry.get("interaction", "")).startswith("Verifying a pact")
     ]
-    lines = [line for line in outcome.output.splitlines() if "failed" in line.lower()]
-    details = listed or lines or ["the verifier reported a failure without detail"]
-    return [f"Verifying {label}: {detail}" for detail in details]
+    failed = any(
+        entry.get("result") != "OK" and not entry.get("pending")
+        for entry in _interaction_results(outcome)
+    )
+    if not details and results.get("result") is False and not failed:
+        output = outcome.output.splitlines()
+        details = [line for line in output if "failed" in line.lower()]
+        details = details or ["the verifier reported a failure without detail"]
+    return [f"Verifying {outcome.run.label}: {detail}" for detail in details]
+
+
+def _notices(outcome: RunOutcome) -> list[str]:
+    """The broker's notices (why a pact is pending or WIP...)."""
+    return [
+        str(notice["text"])
+        for notice in outcome.results.get("notices") or ()
+        if isinstance(notice, dict) and notice.get("text")
+    ]
 
 
 def trim_traceback(text: str) -> str:

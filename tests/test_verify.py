@@ -496,6 +496,7 @@ def test_verify_counts_pending_failures_apart(states: PactStates) -> None:
 
     assert result.passed, result.report()
     assert [i.status for i in result.interactions] == ["pending"]
+    assert "This pact is in pending state." in result.notes
     assert "1 failure(s) in pending pacts, not counted." in result.report()
     assert result.report().splitlines()[-1] == "0 passed, 0 failed"
 
@@ -547,9 +548,22 @@ def test_verify_reads_a_pact_url_and_reports_load_failures(
             make_app(states), stub.url + StubPact(document).path, provider="Users"
         )
         bad = verify(make_app(states), missing, provider="Users")
+        # A load failure is reported even when other interactions ran.
+        both = verify(
+            make_app(states),
+            stub.url + StubPact(document).path,
+            missing,
+            provider="Users",
+        )
 
     assert good.passed, good.report()
     assert not bad.passed
+    assert not both.passed
+    assert [i.status for i in both.interactions] == ["passed"]
+    assert both.errors == [
+        f"Verifying 2 pact URLs: Failed to load pact '{missing}'"
+        " - Request failed with status - 404 Not Found"
+    ]
     assert bad.errors == [
         f"Verifying {missing}: Failed to load pact '{missing}'"
         " - Request failed with status - 404 Not Found"
