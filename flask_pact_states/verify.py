@@ -71,13 +71,20 @@ def verify(
     request_timeout: float = 5.0,
     progress: Progress | None = None,
 ) -> VerificationResult:
-    """Verify ``app`` against pacts and return what passed and what failed.
+    """Verify ``app`` against pacts and return what passed and what failed::
+
+        def test_provider_honours_its_pacts():
+            result = verify(create_test_app(), "pacts/")
+            assert result.passed, result.report()
 
     Local pact files and directories are verified per consumer, with
-    ``?consumer=<name>`` on the state URL. When the app sets
+    ``?consumer=<name>`` on the state URL; URL and broker sources are scoped
+    only when ``consumers`` names them. When the app sets
     ``PACT_STATES_TOKEN``, it is sent in ``X-Pact-States-Token``. The server
     is always shut down and every state undone before this returns (or
-    raises, Ctrl-C included).
+    raises, Ctrl-C included). While the verifier runs, file descriptor 1
+    points at /dev/null (the verifier prints its own report there): log,
+    rather than print, from handlers.
 
     :param app: an app with :class:`~flask_pact_states.PactStates` set up.
     :param sources: pact files, directories of them, and ``http(s)://`` URLs.
