@@ -279,9 +279,7 @@ def _states(entry: Mapping[str, Any], index: int, path: Path) -> tuple[PactState
             _not_a_pact(path, f"interaction {index} has a provider state without name")
         params = state.get("params") or {}
         if not isinstance(params, dict):
-            _not_a_pact(
-                path, f"interaction {index} has state params that are no object"
-            )
+            _not_a_pact(path, f"interaction {index} has params that are not an object")
         states.append(PactState(state["name"], params))
     return tuple(states)
 
