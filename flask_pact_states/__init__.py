@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from .broker import BrokerOptions, PublishOptions
 from .errors import (
     DuplicateStateError,
     HandlerReturnError,
@@ -27,20 +28,27 @@ from .errors import (
 from .extension import PactStates, get_app_states
 from .journal import StateChangeRecord
 from .mocking import active_patch_count, mock_db, override_config, patch, undo_patches
+from .results import InteractionResult, StateFailure, VerificationResult
+from .verify import verify
 from .wire import StateChange
 
 __all__ = [
+    "BrokerOptions",
     "DuplicateStateError",
     "HandlerReturnError",
+    "InteractionResult",
     "MockTargetError",
     "PactSourceError",
     "PactStates",
     "PactStatesError",
     "PactStatesNotEnabledError",
+    "PublishOptions",
     "StateBindingError",
     "StateChange",
     "StateChangeRecord",
+    "StateFailure",
     "StateRegistrationError",
+    "VerificationResult",
     "VerificationSetupError",
     "active_patch_count",
     "get_app_states",
@@ -48,4 +56,5 @@ __all__ = [
     "override_config",
     "patch",
     "undo_patches",
+    "verify",
 ]
