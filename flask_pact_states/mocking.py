@@ -2,7 +2,8 @@
 
 Inside a state handler (or a ``before_each`` hook) every patch belongs to that
 state and is undone with it. Outside one, each helper's result is also a
-context manager; a patch left running outside a ``with`` block is undone by
+context manager (for :func:`patch`: when the replacement is a mock that
+supports ``with``); a patch left running outside a ``with`` block is undone by
 :func:`undo_patches` (the pytest plugin calls it after every test).
 """
 
@@ -11,8 +12,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from types import TracebackType
 from typing import Any, Final
 from unittest import mock
 
@@ -88,7 +90,10 @@ def patch(target: Target, new: Any = mock.DEFAULT, /, **configure: Any) -> Any:
 
     Without ``new``, the replacement is an autospec of the original (calls
     with a wrong signature fail as they would for real), configured with
-    ``configure``.
+    ``configure``. Outside a state, ``with patch(...) as new:`` works when the
+    replacement is a mock that supports ``with`` (its ``__enter__`` and
+    ``__exit__`` are then taken over); other patches last until
+    :func:`undo_patches`.
 
     :returns: the replacement.
     :raises MockTargetError: when ``target`` cannot be found.
@@ -104,13 +109,18 @@ def patch(target: Target, new: Any = mock.DEFAULT, /, **configure: Any) -> Any:
     return _install(target, new)
 
 
-def override_config(values: Mapping[str, Any] | None = None, /, **keys: Any) -> None:
+def override_config(
+    values: Mapping[str, Any] | None = None, /, **keys: Any
+) -> AbstractContextManager[None]:
     """Set ``app.config`` keys of the current app for the current state.
+
+    :returns: outside a state, a context manager that restores the config at
+        the end of its ``with`` block.
 
     .. versionadded:: 0.1
     """
     patcher = mock.patch.dict(current_app.config, {**(values or {}), **keys})
-    _start(patcher)
+    return _Undo(_start(patcher))
 
 
 def undo_patches() -> None:
@@ -131,21 +141,49 @@ def active_patch_count() -> int:
 
 def _install(target: Target, replacement: Any) -> Any:
     owner, attribute = _resolve(target)
+    # Inside a state the state undoes the patch, and the app's own `with` on
+    # the replacement (`with conn:`) must keep the mock's behaviour.
+    wire_with = current_scope() is None and _supports_with(replacement)
     patcher = mock.patch.object(owner, attribute, replacement)
     stop = _start(patcher)
-    if isinstance(replacement, mock.MagicMock):
+    if wire_with:
         # `with mock_db(...) as db:` undoes the patch at the end of the block.
         replacement.__enter__.side_effect = lambda: replacement
         replacement.__exit__.side_effect = lambda *exc_info: _stop_quietly(stop)
     return replacement
 
 
-def _stop_quietly(stop: Any) -> bool:
+def _supports_with(replacement: Any) -> bool:
+    # An autospec of an object without __enter__ has no such attribute.
+    return isinstance(replacement, mock.NonCallableMock) and all(
+        hasattr(replacement, name) for name in ("__enter__", "__exit__")
+    )
+
+
+def _stop_quietly(stop: Callable[[], None]) -> bool:
     stop()
     return False  # never swallow the exception that ended the with block
 
 
-def _start(patcher: Any) -> Any:
+class _Undo(AbstractContextManager[None]):
+    """``with override_config(...):`` undoes the override at the end of the block."""
+
+    def __init__(self, stop: Callable[[], None]) -> None:
+        self._stop = stop
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop()
+
+
+def _start(patcher: Any) -> Callable[[], None]:
     """Start ``patcher`` in the current state's scope (or the unscoped one).
 
     :returns: a function that undoes the patch now (later undo is a no-op).
