@@ -125,6 +125,15 @@ def _broker_options(func: Any) -> Any:
     help="Log records of flask_pact_states and the verifier to show on stderr;"
     " off by default, as the report already says what failed.",
 )
+@click.option(
+    "--minimal-trust-store/--system-trust-store",
+    "minimal_trust_store",
+    default=None,
+    help="When no source needs TLS, give the verifier a one-certificate trust"
+    " store instead of loading the system's for every interaction (much"
+    " faster; nothing is fetched over TLS) [default: minimal, or"
+    " PACT_STATES_MINIMAL_TRUST_STORE].",
+)
 @_broker_options
 @with_appcontext
 def pact_verify_command(**options: Any) -> None:
@@ -178,6 +187,7 @@ def _verify_arguments(options: dict[str, Any]) -> dict[str, Any]:
         "description": options["description"],
         "state": options["state"],
         "request_timeout": options["request_timeout"],
+        "minimal_trust_store": options["minimal_trust_store"],
         "broker": _broker(options),
         "publish": _publish(options),
     }

@@ -30,6 +30,10 @@ PROVIDER: Final = "PACT_STATES_PROVIDER"
 JOURNAL_SIZE: Final = "PACT_STATES_JOURNAL_SIZE"
 #: Seconds a state change waits for the one before it to finish.
 LOCK_TIMEOUT: Final = "PACT_STATES_LOCK_TIMEOUT"
+#: Point the verifier at a minimal trust store when no source needs TLS
+#: (see :mod:`flask_pact_states.truststore`); the ``verify()`` argument and
+#: the CLI flag win over it.
+MINIMAL_TRUST_STORE: Final = "PACT_STATES_MINIMAL_TRUST_STORE"
 
 TOKEN_HEADER: Final = "X-Pact-States-Token"
 MISSING_MODES: Final = frozenset({"error", "warn"})
@@ -46,4 +50,5 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     # Below the verifier's default 5 s request timeout, so a call stuck behind a
     # hung handler gets a clear answer before the verifier gives up on it.
     LOCK_TIMEOUT: 4.0,
+    MINIMAL_TRUST_STORE: True,
 }

@@ -70,6 +70,18 @@ class VerificationPlan:
         counts = [run.expected for run in self.runs]
         return None if None in counts else sum(c for c in counts if c is not None)
 
+    @property
+    def needs_tls(self) -> bool:
+        """Whether a run may connect over TLS: an ``https://`` URL or a broker.
+
+        Any broker counts, even one over plain HTTP, as its links may point
+        at HTTPS servers.
+        """
+        return any(
+            run.broker is not None or any(u.startswith("https:") for u in run.urls)
+            for run in self.runs
+        )
+
     def selects(self, interaction: PactInteraction) -> bool:
         """Whether the description and state filters keep ``interaction``."""
         if not interaction.verifiable:

@@ -28,7 +28,9 @@ from urllib.parse import quote
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from . import truststore
 from .broker import BrokerOptions, PublishOptions, configure_broker
+from .config import MINIMAL_TRUST_STORE
 from .errors import VerificationSetupError
 from .extension import get_app_states
 from .journal import StateChangeRecord
@@ -70,6 +72,7 @@ def verify(
     publish: PublishOptions | None = None,
     request_timeout: float = 5.0,
     progress: Progress | None = None,
+    minimal_trust_store: bool | None = None,
 ) -> VerificationResult:
     """Verify ``app`` against pacts and return what passed and what failed::
 
@@ -99,6 +102,11 @@ def verify(
     :param publish: publish results to the broker (only for broker pacts).
     :param request_timeout: seconds the verifier waits for each request.
     :param progress: called as interactions start, from a server thread.
+    :param minimal_trust_store: when no source needs TLS, point the verifier
+        at a one-certificate trust store, so that it does not load the
+        system's for every interaction (see :mod:`.truststore`; it changes
+        process-wide environment variables during the run). ``None`` reads
+        ``PACT_STATES_MINIMAL_TRUST_STORE`` (default on).
     :returns: the result; ``result.passed`` and ``result.report()``.
     :raises VerificationSetupError: when the app has no PactStates, no
         provider name can be found, or an option is invalid.
@@ -122,7 +130,11 @@ def verify(
             request_timeout=request_timeout,
             workdir=Path(workdir),
         )
-        outcomes = _execute_plan(app, states, plan, progress)
+        if minimal_trust_store is None:
+            minimal_trust_store = bool(app.config.get(MINIMAL_TRUST_STORE, True))
+        trust = minimal_trust_store and not plan.needs_tls
+        with truststore.minimal_trust_store(trust):
+            outcomes = _execute_plan(app, states, plan, progress)
     return build_result(plan, outcomes, states.registry)
 
 

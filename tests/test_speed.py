@@ -1,0 +1,162 @@
+"""The runner's speed-ups change no outcome: the same interactions pass and
+fail for the same reasons (handler tracebacks, missing states, mismatches,
+provider-state injected values) with each speed-up on and off. No timing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from verify_helpers import hand_pact, http_interaction, make_app  # noqa: E402
+
+from flask_pact_states import PactStates, active_patch_count, mock_db  # noqa: E402
+from flask_pact_states.results import VerificationResult  # noqa: E402
+from flask_pact_states.truststore import CERTIFICATE, minimal_trust_store  # noqa: E402
+from flask_pact_states.verify import verify  # noqa: E402
+
+#: Every speed-up off: the reference the others must match.
+_PLAIN: dict[str, Any] = {"minimal_trust_store": False}
+_SPEED_UPS: list[dict[str, Any]] = [{"minimal_trust_store": True}]
+
+
+def _register(states: PactStates) -> None:
+    @states.register("user {user_id:int} exists")
+    def user_exists(user_id: int) -> None:
+        mock_db("verify_helpers.USERS", {user_id: f"user {user_id}"})
+
+    @states.register("database is down")
+    def database_down() -> None:
+        raise ConnectionError("database is on fire")
+
+    @states.register("a user with a server-side id")
+    def assigned() -> dict[str, int]:
+        mock_db("verify_helpers.USERS", {7: "user 7"})
+        return {"user_id": 7}
+
+
+def _interactions(count: int) -> list[dict[str, Any]]:
+    """Passing, mismatching, raising, missing and injected-value interactions."""
+    entries = []
+    for n in range(count):
+        kind = n % 5
+        name = f"{n:03} {('ok', 'mismatch', 'raises', 'missing', 'injected')[kind]}"
+        if kind in (0, 1):
+            body = {"id": n, "name": f"user {n}" if kind == 0 else "somebody else"}
+            entry = http_interaction(name, f"/users/{n}", [f"user {n} exists"])
+            entry["response"]["body"] = body
+        elif kind == 2:
+            entry = http_interaction(name, states=["database is down"])
+        elif kind == 3:
+            entry = http_interaction(name, states=[f"nobody knows state {n}"])
+        else:
+            entry = _injected(name)
+        entries.append(entry)
+    # Shuffled against the verifier's order (by description).
+    return entries[1::2] + entries[::2]
+
+
+def _injected(description: str) -> dict[str, Any]:
+    entry = http_interaction(description, "/users/42", ["a user with a server-side id"])
+    entry["request"]["generators"] = {
+        "path": {"type": "ProviderState", "expression": "/users/${user_id}"}
+    }
+    entry["response"]["body"] = {"id": 7, "name": "user 7"}
+    return entry
+
+
+def _comparable(result: VerificationResult) -> dict[str, Any]:
+    """What must match between runs: outcomes, reasons and every rendering."""
+    document = json.loads(result.to_json())
+    for entry in document.get("interactions", []):
+        entry.pop("duration", None)
+    junit = re.sub(r' time="[^"]*"', "", result.to_junit())
+    return {
+        "outcomes": [
+            (i.consumer, i.description, i.states, i.status, i.reason)
+            for i in result.interactions
+        ],
+        "report": result.report(),
+        "json": document,
+        "junit": junit,
+        "passed": result.passed,
+    }
+
+
+def _verify(tmp_path: Path, count: int, **options: Any) -> VerificationResult:
+    states = PactStates()
+    _register(states)
+    pact = hand_pact(tmp_path / f"pact-{count}.json", _interactions(count))
+    return verify(make_app(states), pact, **options)
+
+
+@pytest.mark.parametrize("speed_up", _SPEED_UPS, ids=lambda o: ",".join(o))
+def test_speed_ups_keep_every_outcome(tmp_path: Path, speed_up: dict[str, Any]) -> None:
+    plain = _verify(tmp_path, 15, **_PLAIN)
+    fast = _verify(tmp_path, 15, **speed_up)
+
+    assert _comparable(fast) == _comparable(plain)
+    statuses = [i.status for i in plain.interactions]
+    assert statuses.count("passed") == 6  # ok and injected
+    assert statuses.count("failed") == 9
+    assert "ConnectionError: database is on fire" in plain.report()
+    assert 'raise ConnectionError("database is on fire")' in plain.report()
+    assert active_patch_count() == 0
+    ET.fromstring(fast.to_junit())
+
+
+def test_minimal_trust_store_sets_and_restores_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", "/somewhere/ca.pem")
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+
+    with minimal_trust_store(), minimal_trust_store():
+        assert os.environ["SSL_CERT_FILE"] == str(CERTIFICATE)
+        directory = Path(os.environ["SSL_CERT_DIR"])
+        assert directory.is_dir()
+        assert not list(directory.iterdir())
+    with minimal_trust_store(enabled=False):
+        assert os.environ["SSL_CERT_FILE"] == "/somewhere/ca.pem"
+
+    assert os.environ["SSL_CERT_FILE"] == "/somewhere/ca.pem"
+    assert "SSL_CERT_DIR" not in os.environ
+    assert not directory.exists()
+
+
+def test_minimal_trust_store_ships_one_public_certificate() -> None:
+    text = CERTIFICATE.read_text(encoding="ascii")
+
+    assert text.count("BEGIN CERTIFICATE") == 1
+    assert "PRIVATE KEY" not in text
+
+
+@pytest.mark.parametrize(
+    ("sources", "needs_tls"),
+    [
+        (("pact.json",), False),
+        (("http://127.0.0.1:1/pact.json",), False),
+        (("https://pacts.example/pact.json",), True),
+    ],
+)
+def test_plan_keeps_the_system_trust_store_for_tls_sources(
+    tmp_path: Path, sources: tuple[str, ...], needs_tls: bool
+) -> None:
+    from flask_pact_states.plan import build_plan
+
+    hand_pact(tmp_path / "pact.json", [http_interaction("ping")])
+    located = [s if "://" in s else str(tmp_path / s) for s in sources]
+
+    plan = build_plan(located, provider="Users", workdir=tmp_path)
+
+    assert plan.needs_tls is needs_tls
