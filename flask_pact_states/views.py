@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import ClientDisconnected
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -52,7 +53,11 @@ def state_change() -> Response:
 
 
 def _apply(states: AppStates, environ: WSGIEnvironment) -> Answer:
-    body = request.stream.read(states.settings.max_body + 1)
+    try:
+        body = request.stream.read(states.settings.max_body + 1)
+    except ClientDisconnected:
+        message = "The request body ended before the length its Content-Length gave."
+        return states.reject(400, "malformed_request", message)
     if len(body) > states.settings.max_body:
         return _too_large(states)
     try:

@@ -16,6 +16,7 @@ The consumer comes from the body's ``consumer``, else the query string's.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, cast
@@ -79,14 +80,33 @@ def _from_query(query: Mapping[str, str], consumer: str | None) -> StateChange:
 def _decode_query_value(value: str) -> Any:
     # The Rust verifier sends strings raw and JSON-encodes every other value.
     try:
-        return json.loads(value)
+        return _loads(value)
     except (ValueError, RecursionError):
         return value
 
 
+def _loads(text: str) -> Any:
+    """Strict JSON: Python's NaN, Infinity and overflowing numbers such as
+    1e999 are no JSON, and answering them back would break the verifier."""
+    return json.loads(text, parse_constant=_not_json, parse_float=_finite_float)
+
+
+def _not_json(name: str) -> Any:
+    msg = f"{name} is not a JSON value"
+    raise ValueError(msg)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        msg = f"the number {text} is out of range"
+        raise ValueError(msg)
+    return value
+
+
 def _decode_json(body: bytes) -> Any:
     try:
-        return json.loads(body.decode("utf-8"))
+        return _loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         msg = "The request body is not valid UTF-8."
         raise MalformedStateChange(msg) from None
