@@ -4,17 +4,23 @@ The verifier sends no interaction id, so the boundary is inferred: a setup call
 starts a new interaction when there is none, or when the current one has
 already seen a request to the app itself or a teardown call. Everything an
 interaction set up sits on one :class:`contextlib.ExitStack`, closed (in
-reverse order of set-up) at the interaction's last teardown, when the next
-interaction begins, at once when a setup fails, and on :meth:`Lifecycle.reset`.
+reverse order of set-up) at the teardown of the interaction's last-set-up
+state, when the next interaction begins, at once when a setup fails, and on
+:meth:`Lifecycle.reset`.
+
+The Rust verifier tears states down in set-up order, not reversed: undoing
+each state at its own teardown call would leave a global that two states
+patched set to the first state's mock. So a teardown call only marks its
+state, and the last-set-up state's teardown undoes them all, newest first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
 from contextlib import ExitStack
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -22,7 +28,7 @@ from .errors import HandlerReturnError
 from .registry import Handler, HandlerKind, StateMatch, bind_arguments
 
 #: The undo stack that patches made right now belong to (None outside a state).
-_current_scope: ContextVar[ExitStack | None] = ContextVar(
+_current_scope: contextvars.ContextVar[ExitStack | None] = contextvars.ContextVar(
     "flask_pact_states_scope", default=None
 )
 
@@ -41,6 +47,15 @@ class _ActiveState:
     state: str
     params: Mapping[str, Any]
     stack: ExitStack = field(default_factory=ExitStack)
+
+    def close(self) -> None:
+        """Undo what the state set up; an error says which state it came from."""
+        try:
+            self.stack.close()
+        except BaseException as error:
+            # The error may surface in another state's teardown answer.
+            error.add_note(f"Raised while undoing provider state {self.state!r}.")
+            raise
 
 
 @dataclass
@@ -134,7 +149,7 @@ class Lifecycle:
         """
         interaction = self.begin_setup()
         active = _ActiveState(state, params)
-        interaction.stack.push(active.stack)  # ExitStack needs no __enter__
+        interaction.stack.callback(active.close)
         interaction.active.append(active)
         if match is None:
             return {}
@@ -152,7 +167,13 @@ class Lifecycle:
         self.reset()
 
     def teardown(self, state: str, params: Mapping[str, Any]) -> bool:
-        """Leave ``state``; the interaction ends with its last active state.
+        """Leave ``state``; the teardown of the last-set-up state ends the
+        interaction, undoing every state in reverse order of set-up.
+
+        Ending there also undoes states whose teardown never comes: after a
+        failed setup the verifier still sends the failed interaction's other
+        setups (then skips its request and teardowns), and those setups join
+        the next interaction.
 
         :returns: whether the state was active (a teardown for another is a no-op).
         :raises Exception: what undoing raised, after undoing all it could.
@@ -164,12 +185,10 @@ class Lifecycle:
         active = _find_active(interaction.active, state, params)
         if active is None:
             return False
+        last = active is interaction.active[-1]
         interaction.active.remove(active)
-        try:
-            active.stack.close()
-        finally:
-            if not interaction.active:
-                self.reset()
+        if last:
+            self.reset()
         return True
 
     def reset(self) -> None:
@@ -227,7 +246,9 @@ class Lifecycle:
         # setup and teardown run on the same loop.
         if self._async_runner is None:
             self._async_runner = asyncio.Runner()
-        return self._async_runner.run(awaitable)
+        # By default the runner uses the context it was created in, so an async
+        # handler's patches would join the first state's (long closed) scope.
+        return self._async_runner.run(awaitable, context=contextvars.copy_context())
 
     def _run_hooks(self, hooks: list[Callable[[], Any]]) -> None:
         for hook in list(hooks):

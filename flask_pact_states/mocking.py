@@ -96,13 +96,22 @@ def patch(target: Target, new: Any = mock.DEFAULT, /, **configure: Any) -> Any:
     :func:`undo_patches`.
 
     :returns: the replacement.
-    :raises MockTargetError: when ``target`` cannot be found.
+    :raises MockTargetError: when ``target`` cannot be found, or (without
+        ``new``) is a mock already, which cannot be autospecced.
 
     .. versionadded:: 0.1
     """
     if new is mock.DEFAULT:
         owner, attribute = _resolve(target)
-        new = mock.create_autospec(getattr(owner, attribute), **configure)
+        original = getattr(owner, attribute)
+        if isinstance(original, mock.NonCallableMock):
+            msg = (
+                f"Cannot autospec {_describe(target)}: it is a mock already (did"
+                " another state of this interaction patch it?). Pass the"
+                " replacement, patch(target, new), or patch it in one state only."
+            )
+            raise MockTargetError(msg)
+        new = mock.create_autospec(original, **configure)
     elif configure:
         msg = "patch() takes configure keywords only when it creates the mock."
         raise TypeError(msg)

@@ -466,6 +466,18 @@ def test_patch_autospec_class_without_with_support(fake: FakeDbModule) -> None:
     assert fake.Mailer is Mailer
 
 
+def test_patch_autospec_of_a_mock_names_the_target(fake: FakeDbModule) -> None:
+    original = fake.SESSION
+    with patch("fps_fake.db.SESSION"):
+        with pytest.raises(MockTargetError, match=r"'fps_fake\.db\.SESSION'.*mock"):
+            patch("fps_fake.db.SESSION")
+        assert active_patch_count() == 1
+        # An explicit replacement still layers over it.
+        with patch("fps_fake.db.SESSION", MagicMock()):
+            assert active_patch_count() == 2
+    assert fake.SESSION is original
+
+
 def test_patch_configure_needs_no_new(fake: FakeDbModule) -> None:
     with pytest.raises(TypeError, match="only when it creates the mock"):
         patch("fps_fake.db.MAILER", MagicMock(), return_value=1)
