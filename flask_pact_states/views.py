@@ -101,8 +101,9 @@ def _too_large(states: AppStates) -> Answer:
 
 def _token_matches(expected: str, environ: WSGIEnvironment) -> bool:
     sent = environ.get(_TOKEN_ENVIRON_KEY, "")
-    # Constant time, so the token cannot be guessed byte by byte.
-    return hmac.compare_digest(sent.encode(), expected.encode())
+    # Constant time, so the token cannot be guessed byte by byte. A WSGI
+    # environ may hold any str (lone surrogates too): never fail to encode it.
+    return hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 @lru_cache(maxsize=64)
@@ -110,6 +111,11 @@ def _is_loopback(address: str | None) -> bool:
     if address is None:
         return False
     try:
-        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return False
+    # A dual-stack server sees IPv4 callers as ::ffff:127.0.0.1, which Python
+    # before 3.13 does not call loopback.
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
