@@ -1,18 +1,18 @@
 """Verification benchmark: whole verifier runs, ours against the floor and peers.
 
-Contenders, each verifying the same generated pact (:mod:`.workloads`):
+Every contender (:data:`.workloads.CONTENDERS`) verifies the same generated
+pact: the floor (pact-python's bare ``Verifier``, rows in place, no state
+URL, default settings), the floor with the runner's trust-store setting,
+pact-python 4's in-process dict handler, a hand-written state view, and
+this extension both through its runner ``verify()`` and served exactly like
+the hand-written view (so that the runner's speed-ups and the extension's
+own cost can be told apart).
 
-1. ``floor``: pact-python's bare ``Verifier`` on the app with every row in
-   place and no state URL, default settings;
-2. ``pact-python``: pact-python 4's in-process dict handler, teardown on;
-3. ``hand-written``: a classic ``/_pact/provider_states`` view, teardown on;
-4. ``ours``: :func:`flask_pact_states.verify.verify` (teardown on, mock_db),
-   or a ``Verifier`` driven the same way while that is not available.
-
-Each measurement is a fresh child process (never a fork: forking after the
-pact FFI has run can hang the child), timed whole by the parent and, inside,
-around the verification alone. The parent rotates the contenders' order every
-round so that drift on a shared machine hits them all alike.
+Each measurement is a fresh child process (``subprocess``, never a fork:
+forking after the pact FFI has run can hang the child), timed whole by the
+parent and, inside, around the verification alone. The parent rotates the
+contenders' order every round so that drift on a shared machine hits them
+all alike.
 
 Run with ``python -m benchmarks.verification`` (``--help`` for options).
 """
@@ -29,16 +29,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Final, NamedTuple, TypedDict
-
-from flask import Flask
+from typing import Final, TypedDict
 
 from . import workloads
+from .workloads import CONTENDERS
 
 SIZES: Final = (100, 1000)
 ROUNDS: Final = 5
@@ -52,9 +51,11 @@ WARM_UP_SIZE: Final = 10
 MAX_VS_HAND_WRITTEN: Final = 1.05
 MAX_VS_PACT_PYTHON: Final = 0.85
 MAX_RSS_OVER_FLOOR_MB: Final = 20.0
-#: Per-interaction growth allowed beyond the floor's before it counts as ours.
+#: How much faster than the floor's ours' time per interaction may grow
+#: with N before it counts as a superlinear cost of ours.
 LINEAR_SLACK: Final = 1.10
 _ROOT: Final = Path(__file__).resolve().parent.parent
+_TRUST_STORE_KEYS: Final = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 
 
 class ChildResult(TypedDict):
@@ -63,7 +64,6 @@ class ChildResult(TypedDict):
     passed: bool
     verify_seconds: float
     maxrss_kb: int
-    route: str
     output: str
 
 
@@ -76,136 +76,25 @@ class Sample:
     wall: float
     verify: float
     maxrss_mb: float
-    route: str
-
-
-class Outcome(NamedTuple):
-    """How one verification in a child went, and by which route."""
-
-    passed: bool
-    output: str
-    route: str
-
-
-#: A verification, ready to run and be timed.
-Verification = Callable[[], Outcome]
-#: What a contender's child runs first, untimed: (pact file, its size).
-Prepare = Callable[[Path, int], Verification]
-#: Passes ``--ours-route`` to the children.
-_ROUTE_VARIABLE: Final = "BENCH_OURS_ROUTE"
 
 
 # -- inside the child --------------------------------------------------------
 
 
-def _verifier(url: str, pact: Path) -> Any:
-    """A ``Verifier`` for ``pact`` against the app at ``url``."""
-    from pact import Verifier
-
-    verifier = Verifier(workloads.PROVIDER, host="127.0.0.1")
-    verifier.add_transport(url=url)
-    verifier.add_source(str(pact))
-    return verifier
-
-
-def _run_verifier(verifier: Any, route: str) -> Outcome:
-    try:
-        verifier.verify()
-    except RuntimeError:
-        # Raised when any interaction fails; the output says which.
-        return Outcome(False, str(verifier.output(strip_ansi=True)), route)
-    return Outcome(True, "", route)
-
-
-def _via_state_url(app: Flask, pact: Path, route: str) -> Outcome:
-    with workloads.serve(app) as url:
-        verifier = _verifier(url, pact)
-        verifier.state_handler(url + workloads.STATE_URL, teardown=True, body=True)
-        return _run_verifier(verifier, route)
-
-
-def prepare_floor(pact: Path, size: int) -> Verification:
-    """The floor: rows in place, no state handling at all."""
-    workloads.seed(size)
-    app = workloads.create_app()
-
-    def run() -> Outcome:
-        with workloads.serve(app) as url:
-            return _run_verifier(_verifier(url, pact), "Verifier, no state URL")
-
-    return run
-
-
-def prepare_pact_python(pact: Path, size: int) -> Verification:
-    """pact-python 4's own in-process handler: a dict of functions."""
-    app = workloads.create_app()
-
-    def run() -> Outcome:
-        with workloads.serve(app) as url:
-            verifier = _verifier(url, pact)
-            verifier.state_handler(workloads.PEER_STATES, teardown=True)
-            return _run_verifier(verifier, "Verifier.state_handler(dict)")
-
-    return run
-
-
-def prepare_hand_written(pact: Path, size: int) -> Verification:
-    """The classic hand-written state view, served with the app."""
-    app = workloads.create_hand_written_app()
-    return lambda: _via_state_url(app, pact, "Verifier + hand-written view")
-
-
-def prepare_ours(pact: Path, size: int) -> Verification:
-    """This extension, through ``verify()`` when the runner is available."""
-    app = workloads.create_ours_app()
-    route = os.environ.get(_ROUTE_VARIABLE, "auto")
-    verify = _import_verify() if route in ("auto", "verify") else None
-    if verify is None and route == "verify":
-        return lambda: Outcome(False, "flask_pact_states.verify is missing.", "-")
-    if verify is None:
-        # Until verify() lands: drive the Verifier the way the runner will.
-        route = "Verifier + PactStates (self-driven, not verify())"
-        return lambda: _via_state_url(app, pact, route)
-
-    def run() -> Outcome:
-        result = verify(app, pact)
-        return Outcome(bool(result.passed), str(result.report()), "verify()")
-
-    return run
-
-
-def _import_verify() -> Callable[..., Any] | None:
-    try:
-        from flask_pact_states.verify import verify
-    except ImportError:
-        return None
-    return verify
-
-
-#: Contender name -> what its child prepares (untimed) and then verifies
-#: (timed). Add a contender here (say, ours with other runner options) and
-#: pick it with ``--contenders``.
-CONTENDERS: Final[dict[str, Prepare]] = {
-    "floor": prepare_floor,
-    "pact-python": prepare_pact_python,
-    "hand-written": prepare_hand_written,
-    "ours": prepare_ours,
-}
-
-
 def child_main(contender: str, pact: Path, size: int, result_path: Path) -> None:
     """Verify once as ``contender`` and write a :class:`ChildResult`."""
-    import pact as _  # noqa: F401 - imported before the clock starts, for all alike
+    # Imported before the clock starts, for every contender alike.
+    import pact as _  # noqa: F401
 
-    verification = CONTENDERS[contender](pact, size)
+    verification = CONTENDERS[contender].prepare(pact, size)
     started = time.perf_counter()
     outcome = verification()
     elapsed = time.perf_counter() - started
     result: ChildResult = {
         "passed": outcome.passed,
         "verify_seconds": elapsed,
+        # Linux reports KiB; the whole child's peak, server and verifier too.
         "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        "route": outcome.route,
         "output": "" if outcome.passed else outcome.output[-4000:],
     }
     result_path.write_text(json.dumps(result), encoding="utf-8")
@@ -223,7 +112,7 @@ def run_child(contender: str, pact: Path, size: int, workdir: Path) -> Sample:
 
     :raises BenchmarkError: when the child crashed or a verification failed.
     """
-    result_path = workdir / f"result-{contender}.json"
+    result_path = workdir / "result.json"
     result_path.unlink(missing_ok=True)
     argv = [sys.executable, "-m", "benchmarks.verification", "--child", contender]
     argv += [str(pact), str(size), str(result_path)]
@@ -242,14 +131,8 @@ def run_child(contender: str, pact: Path, size: int, workdir: Path) -> Sample:
     if not result["passed"]:
         msg = f"{contender} at N={size}: verification failed:\n{result['output']}"
         raise BenchmarkError(msg)
-    return Sample(
-        contender,
-        size,
-        wall,
-        result["verify_seconds"],
-        result["maxrss_kb"] / 1024,
-        result["route"],
-    )
+    verify, rss = result["verify_seconds"], result["maxrss_kb"] / 1024
+    return Sample(contender, size, wall, verify, rss)
 
 
 def measure(
@@ -262,7 +145,7 @@ def measure(
         shift = index % len(contenders)
         for contender in [*contenders[shift:], *contenders[:shift]]:
             samples.append(run_child(contender, pact, size, workdir))
-        print(f"  N={size}: round {index + 1}/{rounds} done", file=sys.stderr)
+        print(f"  N={size:,}: round {index + 1}/{rounds} done", file=sys.stderr)
     return samples
 
 
@@ -300,8 +183,8 @@ def summarise(samples: Sequence[Sample]) -> Summaries:
 
 
 def machine() -> list[str]:
-    """A description of where the numbers come from."""
-    cpu = "unknown"
+    """A description of where and when the numbers were taken."""
+    cpu = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -309,37 +192,39 @@ def machine() -> list[str]:
                 break
     except OSError:
         pass
-    ssl = [k for k in ("SSL_CERT_FILE", "SSL_CERT_DIR") if k in os.environ]
+    # The verifier loads the trust store per interaction: where it points
+    # changes every contender's time (see DESIGN.md).
+    ssl = [f"{k}={os.environ[k]}" for k in _TRUST_STORE_KEYS if k in os.environ]
+    loads = ", ".join(f"{load:.2f}" for load in os.getloadavg())
     return [
-        f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        f"Machine: {os.cpu_count()} CPUs (nproc), {cpu}, {platform.system()}"
-        f" {platform.release()}",
-        f"Python {platform.python_version()}, pact-python"
+        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {len(os.sched_getaffinity(0))} CPUs (nproc), {cpu},"
+        f" {platform.system()} {platform.release()}",
+        f"- Python {platform.python_version()}, pact-python"
         f" {metadata.version('pact-python')}, Flask {metadata.version('flask')}",
-        f"Trust store: {'set by ' + ', '.join(ssl) if ssl else 'system default'}",
+        f"- Trust store: {', '.join(ssl) if ssl else 'system default'}",
+        # Other work on a shared machine slows contenders unevenly: say so.
+        f"- Load average at the end (1, 5, 15 min): {loads}",
     ]
-
-
-def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}x"
 
 
 def table(summary: Summaries, contenders: Sequence[str], size: int) -> list[str]:
     """A Markdown table of one size: medians, per interaction, ratio to floor."""
     floor = summary.get(("floor", size))
+    rounds = summary[contenders[0], size].count
     lines = [
-        f"N = {size:,} interactions ({summary[contenders[0], size].count} rounds):",
+        f"N = {size:,} interactions, median of {rounds} rounds:",
         "",
-        "| contender | whole process | in verify() | per interaction"
-        " | vs floor (whole) | vs floor (verify) | peak RSS |",
+        "| contender | whole process | in-process | per interaction"
+        " | vs floor (whole) | vs floor (in-process) | peak RSS |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name in contenders:
         s = summary[name, size]
-        whole = _ratio(s.wall, floor.wall) if floor else "-"
-        inner = _ratio(s.verify, floor.verify) if floor else "-"
+        whole = f"{s.wall / floor.wall:.2f}x" if floor else "-"
+        inner = f"{s.verify / floor.verify:.2f}x" if floor else "-"
         lines.append(
-            f"| {name} | {s.wall:.3f} s | {s.verify:.3f} s"
+            f"| {name} | {s.wall:.2f} s | {s.verify:.2f} s"
             f" | {s.verify / size * 1e3:.2f} ms | {whole} | {inner}"
             f" | {s.maxrss_mb:.1f} MB |"
         )
@@ -347,65 +232,53 @@ def table(summary: Summaries, contenders: Sequence[str], size: int) -> list[str]
 
 
 def peer_verdicts(summary: Summaries, size: int) -> list[str]:
-    """Ours against each peer at ``size``, with the targets."""
-    ours = summary.get(("ours", size))
-    if ours is None:
-        return []
+    """Each of ours against each peer at ``size``, with the targets."""
     lines = []
-    for peer, target in (
-        ("hand-written", MAX_VS_HAND_WRITTEN),
-        ("pact-python", MAX_VS_PACT_PYTHON),
-    ):
-        other = summary.get((peer, size))
-        if other is None:
-            continue
-        whole, inner = ours.wall / other.wall, ours.verify / other.verify
-        met = "met" if whole <= target else "MISSED"
-        lines.append(
-            f"- N={size:,}: ours / {peer}: {whole:.2f}x whole process,"
-            f" {inner:.2f}x in verify() (target <= {target}x whole: {met})"
-        )
+    for ours in ("ours", "ours-plain"):
+        for peer, target in (
+            ("hand-written", MAX_VS_HAND_WRITTEN),
+            ("pact-python", MAX_VS_PACT_PYTHON),
+        ):
+            a, b = summary.get((ours, size)), summary.get((peer, size))
+            if a is None or b is None:
+                continue
+            met = "met" if a.wall <= target * b.wall else "MISSED"
+            lines.append(
+                f"- N={size:,}: {ours} / {peer}: {a.wall / b.wall:.2f}x whole"
+                f" process, {a.verify / b.verify:.2f}x in-process"
+                f" (target <= {target}x: {met})"
+            )
     return lines
 
 
 def linearity(
-    summary: Summaries,
-    contenders: Sequence[str],
-    sizes: Sequence[int],
+    summary: Summaries, contenders: Sequence[str], sizes: Sequence[int]
 ) -> list[str]:
-    """Time per interaction (in verify()) at the smallest and largest size."""
+    """Time per interaction (in-process) at the smallest and largest size."""
     small, large = min(sizes), max(sizes)
     if small == large:
         return []
-    lines = [f"Time per interaction in verify(), N={small:,} -> N={large:,}:"]
+    lines = [f"Time per interaction (in-process), N={small:,} -> N={large:,}:", ""]
     growth: dict[str, float] = {}
     for name in contenders:
         a = summary[name, small].verify / small
         b = summary[name, large].verify / large
         growth[name] = b / a
         lines.append(f"- {name}: {a * 1e3:.2f} ms -> {b * 1e3:.2f} ms ({b / a:.2f}x)")
-    if "ours" in growth and "floor" in growth:
-        own = growth["ours"] / growth["floor"]
-        strict = "yes" if growth["ours"] <= LINEAR_SLACK else "no"
-        mine = "yes" if own <= LINEAR_SLACK else "no"
-        lines.append(
-            f"- linear in N: strictly {strict} (per-interaction time grows"
-            f" {growth['ours']:.2f}x; the floor's grows {growth['floor']:.2f}x);"
-            f" ours' own cost {mine} (growth {own:.2f}x the floor's,"
-            f" target <= {LINEAR_SLACK}x)"
-        )
-    for name in contenders:
-        if name == "floor" or "floor" not in contenders:
-            continue
-        over = [
-            (summary[name, n].verify - summary["floor", n].verify) / n * 1e3
-            for n in (small, large)
-        ]
-        lines.append(
-            f"- {name} over the floor per interaction: {over[0]:.2f} ms at"
-            f" N={small:,}, {over[1]:.2f} ms at N={large:,}"
-        )
+    for name in ("ours", "ours-plain"):
+        if name in growth and "floor" in growth:
+            lines.append(_linear_verdict(name, growth[name], growth["floor"]))
     return lines
+
+
+def _linear_verdict(name: str, growth: float, floor: float) -> str:
+    strict = "yes" if growth <= LINEAR_SLACK else "no"
+    own = "met" if growth <= floor * LINEAR_SLACK else "MISSED"
+    return (
+        f"- {name} linear in N: strictly {strict} ({growth:.2f}x per interaction);"
+        f" no faster growth than the floor's {floor:.2f}x"
+        f" (target <= {LINEAR_SLACK}x that: {own})"
+    )
 
 
 def rss_report(summary: Summaries, size: int) -> list[str]:
@@ -416,18 +289,39 @@ def rss_report(summary: Summaries, size: int) -> list[str]:
     over = ours.maxrss_mb - floor.maxrss_mb
     met = "met" if over <= MAX_RSS_OVER_FLOOR_MB else "MISSED"
     return [
+        f"N = {size:,}, {ours.count} round(s), ours against the floor:",
+        "",
         f"- peak RSS: floor {floor.maxrss_mb:.1f} MB, ours {ours.maxrss_mb:.1f} MB:"
         f" {over:+.1f} MB (target <= +{MAX_RSS_OVER_FLOOR_MB:.0f} MB: {met})",
         f"- wall time: floor {floor.wall:.1f} s, ours {ours.wall:.1f} s"
         f" ({ours.wall / floor.wall:.2f}x whole process,"
-        f" {ours.verify / floor.verify:.2f}x in verify())",
+        f" {ours.verify / floor.verify:.2f}x in-process)",
     ]
+
+
+def report(args: argparse.Namespace, samples: Sequence[Sample]) -> list[str]:
+    """The report's lines: Markdown tables, ratios and verdicts."""
+    contenders: list[str] = args.contenders
+    summary = summarise(samples)
+    lines = ["Verification benchmark", "", *machine(), ""]
+    for size in args.sizes:
+        lines += [*table(summary, contenders, size), ""]
+    lines += ["Ours against the peers (ratio of medians):", ""]
+    for size in args.sizes:
+        lines += peer_verdicts(summary, size)
+    lines += ["", *linearity(summary, contenders, args.sizes), ""]
+    if _rss_pair(args):
+        lines += [*rss_report(summary, args.rss_size), ""]
+    lines += ["Contenders:", ""]
+    lines += [f"- {name}: {CONTENDERS[name].description}" for name in contenders]
+    return lines
 
 
 # -- command line ------------------------------------------------------------
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """The options; ``--quick`` fills in what was not given."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.verification", description=__doc__.split("\n")[0]
     )
@@ -437,13 +331,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"{QUICK_ROUNDS} rounds at N={QUICK_SIZES}, RSS at N={QUICK_RSS_SIZE}",
     )
     parser.add_argument("--rounds", type=int, help=f"rounds per size ({ROUNDS})")
+    parser.add_argument("--sizes", type=_sizes, help=f"pact sizes, e.g. {SIZES}")
     parser.add_argument(
-        "--sizes", type=_sizes, help=f"comma-separated pact sizes {SIZES}"
-    )
-    parser.add_argument(
-        "--rss-size",
-        type=int,
-        help=f"size of the floor-vs-ours RSS run ({RSS_SIZE}; 0 skips it)",
+        "--rss-size", type=int, help=f"N of the RSS run ({RSS_SIZE}; 0 skips it)"
     )
     parser.add_argument(
         "--rss-rounds", type=int, default=1, help="rounds of the RSS run (1)"
@@ -454,12 +344,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=list(CONTENDERS),
         help=f"comma-separated subset of {','.join(CONTENDERS)}",
     )
-    parser.add_argument(
-        "--ours-route",
-        choices=("auto", "verify", "verifier"),
-        default="auto",
-        help="ours through verify() (when importable, 'auto') or a Verifier",
-    )
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (QUICK_ROUNDS if args.quick else ROUNDS)
     args.sizes = args.sizes or (QUICK_SIZES if args.quick else SIZES)
@@ -469,7 +353,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _sizes(text: str) -> tuple[int, ...]:
-    return tuple(sorted(int(part) for part in text.split(",")))
+    return tuple(sorted({int(part) for part in text.split(",")}))
 
 
 def _contenders(text: str) -> list[str]:
@@ -481,32 +365,13 @@ def _contenders(text: str) -> list[str]:
     return names
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark and print its report; 1 when a child failed."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["--child"]:
-        child_main(argv[1], Path(argv[2]), int(argv[3]), Path(argv[4]))
-        return 0
-    args = parse_args(argv)
-    os.environ[_ROUTE_VARIABLE] = args.ours_route
-    started = time.perf_counter()
-    try:
-        samples = collect(args)
-    except BenchmarkError as error:
-        print(f"Benchmark aborted: {error}", file=sys.stderr)
-        return 1
-    print("\n".join(report(args, samples)))
-    print(f"\nVerification benchmark took {time.perf_counter() - started:.0f} s.")
-    return 0
-
-
 def collect(args: argparse.Namespace) -> list[Sample]:
     """Run every child ``args`` asks for: the sizes, then the RSS pair."""
     contenders: list[str] = args.contenders
     samples: list[Sample] = []
     with tempfile.TemporaryDirectory(prefix="bench-verify-") as tmp:
         workdir = Path(tmp)
-        print("Warm-up (untimed, checks every contender passes)...", file=sys.stderr)
+        print("Warm-up (untimed, checks every contender passes)", file=sys.stderr)
         measure(contenders, WARM_UP_SIZE, 1, workdir)
         for size in args.sizes:
             samples += measure(contenders, size, args.rounds, workdir)
@@ -521,25 +386,22 @@ def _rss_pair(args: argparse.Namespace) -> list[str]:
     return pair if args.rss_size and len(pair) == 2 else []
 
 
-def report(args: argparse.Namespace, samples: Sequence[Sample]) -> list[str]:
-    """The report's lines: Markdown tables, ratios and verdicts."""
-    contenders: list[str] = args.contenders
-    summary = summarise(samples)
-    lines = ["Verification benchmark", *machine(), ""]
-    for size in args.sizes:
-        lines += [*table(summary, contenders, size), ""]
-    lines += ["Ours against the peers (ratio of medians):"]
-    for size in args.sizes:
-        lines += peer_verdicts(summary, size)
-    lines += ["", *linearity(summary, contenders, args.sizes), ""]
-    if _rss_pair(args):
-        rounds = summary["ours", args.rss_size].count
-        lines += [f"N = {args.rss_size:,}, {rounds} round(s), ours vs floor:"]
-        lines += [*rss_report(summary, args.rss_size), ""]
-    routes = {sample.contender: sample.route for sample in samples}
-    lines += ["How each contender verified:"]
-    lines += [f"- {name}: {routes.get(name, '-')}" for name in contenders]
-    return lines
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print its report; 1 when a child failed."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--child"]:
+        child_main(argv[1], Path(argv[2]), int(argv[3]), Path(argv[4]))
+        return 0
+    args = parse_args(argv)
+    started = time.perf_counter()
+    try:
+        samples = collect(args)
+    except BenchmarkError as error:
+        print(f"Benchmark aborted: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(report(args, samples)))
+    print(f"\nVerification benchmark took {time.perf_counter() - started:.0f} s.")
+    return 0
 
 
 if __name__ == "__main__":
