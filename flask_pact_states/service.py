@@ -158,9 +158,11 @@ class AppStates:
         if change.action == "teardown":
             return self._teardown(change, started)
         match = self.registry.resolve(change.state, change.consumer)
-        if match is None and change.state:
-            return self._missing(change, started)
         try:
+            if match is None and change.state:
+                # Inside the try: starting its interaction runs the previous
+                # interaction's undo and the before_each hooks, which may raise.
+                return self._missing(change, started)
             values = self.lifecycle.setup(
                 change.state, change.params, change.consumer, match
             )
