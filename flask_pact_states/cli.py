@@ -134,6 +134,15 @@ def _broker_options(func: Any) -> Any:
     " faster; nothing is fetched over TLS) [default: minimal, or"
     " PACT_STATES_MINIMAL_TRUST_STORE].",
 )
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="Verify a local pact of more interactions than this as several"
+    " verifier runs of this many (much faster for big pacts; the results are"
+    " merged). 0 turns it off. URL and broker pacts are never chunked.",
+)
 @_broker_options
 @with_appcontext
 def pact_verify_command(**options: Any) -> None:
@@ -188,6 +197,7 @@ def _verify_arguments(options: dict[str, Any]) -> dict[str, Any]:
         "state": options["state"],
         "request_timeout": options["request_timeout"],
         "minimal_trust_store": options["minimal_trust_store"],
+        "chunk_size": options["chunk_size"],
         "broker": _broker(options),
         "publish": _publish(options),
     }

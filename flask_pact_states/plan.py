@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from .broker import BrokerOptions, PublishOptions
 from .errors import PactSourceError, VerificationSetupError
@@ -108,16 +109,21 @@ def build_plan(
     broker: BrokerOptions | None = None,
     publish: PublishOptions | None = None,
     request_timeout: float = 5.0,
+    chunk_size: int = 0,
 ) -> VerificationPlan:
     """Read and check the sources and decide the verifier runs; no server yet.
 
     :param workdir: where filtered copies of pacts go (a temporary directory).
+    :param chunk_size: verify a local pact of more interactions than this as
+        several runs of at most this many (``0``: one run per consumer).
+        Remote sources (URLs, a broker) are never chunked: a broker takes one
+        verification result per pact version.
     :raises VerificationSetupError: for missing sources or provider, bad options.
     :raises PactSourceError: for a bad local source or broker option.
 
     .. versionadded:: 0.1
     """
-    _check_options(sources, broker, description, state, request_timeout)
+    _check_options(sources, broker, description, state, request_timeout, chunk_size)
     pacts = load_pacts(*(source for source in sources if not is_url(source)))
     urls = tuple(str(source) for source in sources if is_url(source))
     provider = provider or infer_provider(pacts)
@@ -134,7 +140,9 @@ def build_plan(
     plan = VerificationPlan(
         provider, (), tuple(pacts), description, state, request_timeout, publish
     )
-    runs = _local_runs(plan, consumers, bool(urls or broker), workdir, notes)
+    runs = _local_runs(
+        plan, consumers, bool(urls or broker), workdir, notes, chunk_size
+    )
     runs += _remote_runs(urls, broker.resolved() if broker else None, consumers)
     if publish is not None and broker is None:
         notes.append("Results are published only for pacts fetched from a broker.")
@@ -147,6 +155,7 @@ def _check_options(
     description: str | None,
     state: str | None,
     request_timeout: float,
+    chunk_size: int,
 ) -> None:
     if not sources and broker is None:
         msg = (
@@ -156,6 +165,9 @@ def _check_options(
         raise VerificationSetupError(msg)
     compile_filter(description, "description")
     compile_filter(state, "state")
+    if chunk_size < 0:
+        msg = f"The chunk size must be 0 (off) or positive, got {chunk_size!r}."
+        raise VerificationSetupError(msg)
     if not request_timeout > 0:
         msg = f"The request timeout must be positive, got {request_timeout!r} s."
         raise VerificationSetupError(msg)
@@ -167,6 +179,7 @@ def _local_runs(
     has_remote: bool,
     workdir: Path,
     notes: list[str],
+    chunk_size: int = 0,
 ) -> list[VerifierRun]:
     groups = group_by_consumer(plan.pacts)
     unknown = [name for name in consumers if name not in groups]
@@ -180,6 +193,10 @@ def _local_runs(
     for consumer, pacts in groups.items():
         if consumers and consumer not in consumers:
             continue
+        if chunk_size and any(len(p.http_interactions) > chunk_size for p in pacts):
+            for pact in pacts:
+                runs += _chunk_runs(plan, pact, chunk_size, workdir, notes)
+            continue
         files = tuple(_verifiable_copy(pact, workdir, notes) for pact in pacts)
         expected = sum(plan.selects(i) for pact in pacts for i in pact.interactions)
         if expected:
@@ -188,23 +205,68 @@ def _local_runs(
     return runs
 
 
+def _chunk_runs(
+    plan: VerificationPlan,
+    pact: PactFile,
+    chunk_size: int,
+    workdir: Path,
+    notes: list[str],
+) -> list[VerifierRun]:
+    """Runs of at most ``chunk_size`` consecutive interactions of ``pact``.
+
+    The verifier clones the whole pact for every interaction, so one run
+    takes time quadratic in its size; chunks make it linear. It verifies a
+    pact's interactions in file order, so consecutive chunks, one after
+    another, verify them in the same order as one run.
+    """
+    _note_skipped(pact, notes)
+    raw = pact.document.get("interactions", pact.document.get("messages", []))
+    entries = [
+        (entry, interaction)
+        for entry, interaction in zip(raw, pact.interactions, strict=True)
+        if interaction.verifiable
+    ]
+    runs = []
+    for start in range(0, len(entries), chunk_size):
+        chunk = entries[start : start + chunk_size]
+        expected = sum(plan.selects(interaction) for _, interaction in chunk)
+        if not expected:
+            continue
+        copy = _write_copy(pact, [entry for entry, _ in chunk], workdir)
+        end = start + len(chunk)
+        label = f"{pact.consumer} ({pact.path.name}, interactions {start + 1}-{end})"
+        runs.append(VerifierRun(label, pact.consumer, (copy,), expected=expected))
+    return runs
+
+
+def _note_skipped(pact: PactFile, notes: list[str]) -> None:
+    skipped = pact.skipped_interactions
+    if skipped:
+        kinds = ", ".join(sorted({i.type for i in skipped}))
+        notes.append(
+            f"Skipped {len(skipped)} interaction(s) of {pact.path.name} ({kinds}):"
+            " flask pact-verify verifies Synchronous/HTTP interactions only."
+        )
+
+
 def _verifiable_copy(pact: PactFile, workdir: Path, notes: list[str]) -> Path:
     """``pact``'s path, or a copy without the interactions HTTP cannot verify."""
-    skipped = pact.skipped_interactions
-    if not skipped:
+    if not pact.skipped_interactions:
         return pact.path
-    kinds = ", ".join(sorted({i.type for i in skipped}))
-    notes.append(
-        f"Skipped {len(skipped)} interaction(s) of {pact.path.name} ({kinds}):"
-        " flask pact-verify verifies Synchronous/HTTP interactions only."
-    )
-    document = dict(pact.document)
-    document.pop("messages", None)
-    document["interactions"] = [
+    _note_skipped(pact, notes)
+    entries = [
         entry
         for entry in pact.document.get("interactions", [])
         if entry.get("type", HTTP_INTERACTION) == HTTP_INTERACTION
     ]
+    return _write_copy(pact, entries, workdir)
+
+
+def _write_copy(pact: PactFile, entries: list[Any], workdir: Path) -> Path:
+    """A copy of ``pact`` in ``workdir`` with these interactions only."""
+    document = dict(pact.document)
+    document.pop("messages", None)
+    document["interactions"] = entries
     copy = workdir / f"{len(list(workdir.iterdir()))}-{pact.path.name}"
     copy.write_text(json.dumps(document), encoding="utf-8")
     return copy

@@ -55,6 +55,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+#: Interactions per verifier run for large local pacts (chosen by measurement,
+#: see benchmarks/fast.py).
+DEFAULT_CHUNK_SIZE: Final = 100
 #: Called with (interactions started, interactions expected or None).
 Progress = Callable[[int, int | None], None]
 #: How long a reset after Ctrl-C waits for a handler that is still running.
@@ -73,6 +76,7 @@ def verify(
     request_timeout: float = 5.0,
     progress: Progress | None = None,
     minimal_trust_store: bool | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> VerificationResult:
     """Verify ``app`` against pacts and return what passed and what failed::
 
@@ -107,6 +111,10 @@ def verify(
         system's for every interaction (see :mod:`.truststore`; it changes
         process-wide environment variables during the run). ``None`` reads
         ``PACT_STATES_MINIMAL_TRUST_STORE`` (default on).
+    :param chunk_size: verify a local pact of more interactions than this as
+        several verifier runs of at most this many, merged into one result
+        (the verifier's time grows with the square of a run's size); ``0``
+        turns it off. URL and broker sources are never chunked.
     :returns: the result; ``result.passed`` and ``result.report()``.
     :raises VerificationSetupError: when the app has no PactStates, no
         provider name can be found, or an option is invalid.
@@ -128,6 +136,7 @@ def verify(
             broker=broker,
             publish=publish,
             request_timeout=request_timeout,
+            chunk_size=chunk_size,
             workdir=Path(workdir),
         )
         if minimal_trust_store is None:

@@ -26,8 +26,13 @@ from flask_pact_states.truststore import CERTIFICATE, minimal_trust_store  # noq
 from flask_pact_states.verify import verify  # noqa: E402
 
 #: Every speed-up off: the reference the others must match.
-_PLAIN: dict[str, Any] = {"minimal_trust_store": False}
-_SPEED_UPS: list[dict[str, Any]] = [{"minimal_trust_store": True}]
+_PLAIN: dict[str, Any] = {"minimal_trust_store": False, "chunk_size": 0}
+_SPEED_UPS: list[dict[str, Any]] = [
+    {"minimal_trust_store": True},
+    {"chunk_size": 4},
+    {"chunk_size": 1},
+    {"minimal_trust_store": True, "chunk_size": 7},
+]
 
 
 def _register(states: PactStates) -> None:
@@ -160,3 +165,53 @@ def test_plan_keeps_the_system_trust_store_for_tls_sources(
     plan = build_plan(located, provider="Users", workdir=tmp_path)
 
     assert plan.needs_tls is needs_tls
+
+
+def test_plan_chunks_large_local_pacts_in_file_order(tmp_path: Path) -> None:
+    from flask_pact_states.plan import build_plan
+    from flask_pact_states.sources import load_pact
+
+    entries = [http_interaction(f"{n:02}", states=["s"]) for n in range(10)]
+    entries.insert(3, {"description": "a message", "type": "Asynchronous/Messages"})
+    hand_pact(tmp_path / "big.json", entries[::-1], version="4.0")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+
+    plan = build_plan(
+        [tmp_path / "big.json"], provider="Users", workdir=workdir, chunk_size=4
+    )
+
+    chunks = [load_pact(run.files[0]) for run in plan.runs]
+    described = [[i.description for i in pact.interactions] for pact in chunks]
+    http = [e["description"] for e in entries[::-1] if "type" not in e]
+    assert described == [http[0:4], http[4:8], http[8:10]]
+    assert [run.expected for run in plan.runs] == [4, 4, 2]
+    assert plan.expected == 10
+    assert any("Skipped 1 interaction(s)" in note for note in plan.notes)
+
+
+def test_plan_skips_chunks_the_filters_empty(tmp_path: Path) -> None:
+    from flask_pact_states.plan import build_plan
+
+    entries = [http_interaction(f"{n:02}") for n in range(9)]
+    hand_pact(tmp_path / "p.json", entries)
+
+    plan = build_plan(
+        [tmp_path / "p.json"],
+        provider="Users",
+        workdir=tmp_path,
+        chunk_size=3,
+        description="^0[78]$",
+    )
+
+    assert [run.expected for run in plan.runs] == [2]
+
+
+def test_plan_never_chunks_remote_sources(tmp_path: Path) -> None:
+    from flask_pact_states.plan import build_plan
+
+    plan = build_plan(
+        ["http://127.0.0.1:1/p.json"], provider="Users", workdir=tmp_path, chunk_size=1
+    )
+
+    assert [run.urls for run in plan.runs] == [("http://127.0.0.1:1/p.json",)]
