@@ -143,6 +143,14 @@ def _broker_options(func: Any) -> Any:
     " verifier runs of this many (much faster for big pacts; the results are"
     " merged). 0 turns it off. URL and broker pacts are never chunked.",
 )
+@click.option(
+    "--jobs",
+    default="1",
+    show_default=True,
+    metavar="N|auto",
+    help="Verify chunks and pacts in N worker processes, each with its own"
+    " app built from --app; 'auto' uses every core.",
+)
 @_broker_options
 @with_appcontext
 def pact_verify_command(**options: Any) -> None:
@@ -198,9 +206,26 @@ def _verify_arguments(options: dict[str, Any]) -> dict[str, Any]:
         "request_timeout": options["request_timeout"],
         "minimal_trust_store": options["minimal_trust_store"],
         "chunk_size": options["chunk_size"],
+        **_jobs(options["jobs"]),
         "broker": _broker(options),
         "publish": _publish(options),
     }
+
+
+def _jobs(text: str) -> dict[str, Any]:
+    """verify()'s ``jobs`` and ``app_factory`` for ``--jobs``."""
+    from flask.cli import ScriptInfo
+
+    if text != "auto" and not (text.isdigit() and int(text) >= 1):
+        msg = f"--jobs takes a positive number or 'auto', not {text!r}."
+        raise click.BadParameter(msg, param_hint="--jobs")
+    jobs: int | str = text if text == "auto" else int(text)
+    info = click.get_current_context().find_object(ScriptInfo)
+    factory = info.app_import_path if info else None
+    if jobs != 1 and not factory:
+        msg = "--jobs needs the app as --app (or FLASK_APP): each worker loads it."
+        raise click.UsageError(msg)
+    return {"jobs": jobs, "app_factory": factory}
 
 
 def _check_output_paths(*paths: Path | None) -> None:

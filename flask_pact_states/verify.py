@@ -33,6 +33,7 @@ from .broker import BrokerOptions, PublishOptions, configure_broker
 from .config import MINIMAL_TRUST_STORE
 from .errors import VerificationSetupError
 from .extension import get_app_states
+from .jobs import AppFactory, execute_parallel, resolve_jobs
 from .journal import StateChangeRecord
 from .plan import VerificationPlan, VerifierRun, build_plan
 from .results import RunOutcome, VerificationResult, build_result
@@ -77,6 +78,8 @@ def verify(
     progress: Progress | None = None,
     minimal_trust_store: bool | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    jobs: int | str = 1,
+    app_factory: AppFactory | None = None,
 ) -> VerificationResult:
     """Verify ``app`` against pacts and return what passed and what failed::
 
@@ -115,6 +118,13 @@ def verify(
         several verifier runs of at most this many, merged into one result
         (the verifier's time grows with the square of a run's size); ``0``
         turns it off. URL and broker sources are never chunked.
+    :param jobs: execute the runs (chunks, consumers) in this many worker
+        processes, each with its own app built by ``app_factory``;
+        ``"auto"`` uses every core. With one run, or ``1``, all runs go in
+        this process.
+    :param app_factory: how a worker builds its app: a ``flask --app``
+        import string (``"myapp.tests:create_test_app"``) or a picklable
+        callable; needed when ``jobs`` is not 1.
     :returns: the result; ``result.passed`` and ``result.report()``.
     :raises VerificationSetupError: when the app has no PactStates, no
         provider name can be found, or an option is invalid.
@@ -142,9 +152,24 @@ def verify(
         if minimal_trust_store is None:
             minimal_trust_store = bool(app.config.get(MINIMAL_TRUST_STORE, True))
         trust = minimal_trust_store and not plan.needs_tls
+        workers = min(resolve_jobs(jobs), len(plan.runs))
         with truststore.minimal_trust_store(trust):
-            outcomes = _execute_plan(app, states, plan, progress)
+            if workers > 1:
+                factory = _factory(app_factory, jobs)
+                outcomes = execute_parallel(plan, factory, workers, progress)
+            else:
+                outcomes = _execute_plan(app, states, plan, progress)
     return build_result(plan, outcomes, states.registry)
+
+
+def _factory(app_factory: AppFactory | None, jobs: int | str) -> AppFactory:
+    if app_factory is None:
+        msg = (
+            f"jobs={jobs!r} needs app_factory: each worker process builds its"
+            " own app, e.g. app_factory='myapp.tests:create_test_app'."
+        )
+        raise VerificationSetupError(msg)
+    return app_factory
 
 
 def _app_states(app: Flask) -> AppStates:
@@ -233,7 +258,8 @@ def execute_run(
     return RunOutcome(
         run=run,
         results=verifier.results,
-        output=verifier.output(strip_ansi=True),
+        # A str subclass holding FFI memory: copy it, so outcomes pickle.
+        output=str(verifier.output(strip_ansi=True)),
         records=records,
         raised=raised,
     )

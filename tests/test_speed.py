@@ -9,6 +9,7 @@ import os
 import re
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,36 +19,67 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from verify_helpers import hand_pact, http_interaction, make_app  # noqa: E402
+from verify_helpers import hand_pact, http_interaction  # noqa: E402
 
-from flask_pact_states import PactStates, active_patch_count, mock_db  # noqa: E402
+from flask_pact_states import active_patch_count  # noqa: E402
 from flask_pact_states.results import VerificationResult  # noqa: E402
 from flask_pact_states.truststore import CERTIFICATE, minimal_trust_store  # noqa: E402
 from flask_pact_states.verify import verify  # noqa: E402
 
 #: Every speed-up off: the reference the others must match.
-_PLAIN: dict[str, Any] = {"minimal_trust_store": False, "chunk_size": 0}
+_PLAIN: dict[str, Any] = {"minimal_trust_store": False, "chunk_size": 0, "jobs": 1}
 _SPEED_UPS: list[dict[str, Any]] = [
     {"minimal_trust_store": True},
     {"chunk_size": 4},
     {"chunk_size": 1},
     {"minimal_trust_store": True, "chunk_size": 7},
+    {"chunk_size": 4, "jobs": 2},
+    {"chunk_size": 2, "jobs": "auto"},
 ]
 
 
-def _register(states: PactStates) -> None:
-    @states.register("user {user_id:int} exists")
-    def user_exists(user_id: int) -> None:
-        mock_db("verify_helpers.USERS", {user_id: f"user {user_id}"})
+#: The provider's module, written out so that spawned workers can import it.
+_APP_MODULE = """
+from flask_pact_states import PactStates, mock_db
+from verify_helpers import make_app
 
-    @states.register("database is down")
-    def database_down() -> None:
-        raise ConnectionError("database is on fire")
+states = PactStates()
 
-    @states.register("a user with a server-side id")
-    def assigned() -> dict[str, int]:
-        mock_db("verify_helpers.USERS", {7: "user 7"})
-        return {"user_id": 7}
+
+@states.register("user {user_id:int} exists")
+def user_exists(user_id):
+    mock_db("verify_helpers.USERS", {user_id: f"user {user_id}"})
+
+
+@states.register("database is down")
+def database_down():
+    raise ConnectionError("database is on fire")
+
+
+@states.register("a user with a server-side id")
+def assigned():
+    mock_db("verify_helpers.USERS", {7: "user 7"})
+    return {"user_id": 7}
+
+
+def create_app():
+    return make_app(states)
+"""
+
+
+@pytest.fixture(scope="module")
+def speed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The import string of the provider app (importable by workers too).
+
+    One file for the module: tracebacks name it, and must match across runs.
+    """
+    directory = tmp_path_factory.mktemp("speed_app")
+    (directory / "speed_app.py").write_text(_APP_MODULE, encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patcher:
+        # Spawned workers import both through the parent's sys.path.
+        patcher.setattr(sys, "path", [str(directory), _HERE, *sys.path])
+        yield "speed_app:create_app"
+        sys.modules.pop("speed_app", None)
 
 
 def _interactions(count: int) -> list[dict[str, Any]]:
@@ -98,17 +130,19 @@ def _comparable(result: VerificationResult) -> dict[str, Any]:
     }
 
 
-def _verify(tmp_path: Path, count: int, **options: Any) -> VerificationResult:
-    states = PactStates()
-    _register(states)
+def _verify(tmp_path: Path, app: str, count: int, **options: Any) -> VerificationResult:
+    from flask_pact_states.jobs import load_app
+
     pact = hand_pact(tmp_path / f"pact-{count}.json", _interactions(count))
-    return verify(make_app(states), pact, **options)
+    return verify(load_app(app), pact, app_factory=app, **options)
 
 
 @pytest.mark.parametrize("speed_up", _SPEED_UPS, ids=lambda o: ",".join(o))
-def test_speed_ups_keep_every_outcome(tmp_path: Path, speed_up: dict[str, Any]) -> None:
-    plain = _verify(tmp_path, 15, **_PLAIN)
-    fast = _verify(tmp_path, 15, **speed_up)
+def test_speed_ups_keep_every_outcome(
+    tmp_path: Path, speed_app: str, speed_up: dict[str, Any]
+) -> None:
+    plain = _verify(tmp_path, speed_app, 15, **_PLAIN)
+    fast = _verify(tmp_path, speed_app, 15, **speed_up)
 
     assert _comparable(fast) == _comparable(plain)
     statuses = [i.status for i in plain.interactions]
@@ -215,3 +249,68 @@ def test_plan_never_chunks_remote_sources(tmp_path: Path) -> None:
     )
 
     assert [run.urls for run in plan.runs] == [("http://127.0.0.1:1/p.json",)]
+
+
+def _cli(directory: Path, pact: Path, name: str, *options: str) -> tuple[int, str, str]:
+    """Run ``flask pact-verify`` as a real process; exit code, stdout, JSON."""
+    import subprocess
+
+    json_file = directory / f"{name}.json"
+    env = {
+        **os.environ,
+        "PACT_DO_NOT_TRACK": "true",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    command = [sys.executable, "-m", "flask", "--app", "speed_app:create_app"]
+    done = subprocess.run(
+        [*command, "pact-verify", str(pact), "--json", str(json_file), *options],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    document = json.loads(json_file.read_text(encoding="utf-8"))
+    for entry in document.get("interactions", []):
+        entry.pop("duration", None)
+    return done.returncode, done.stdout, json.dumps(document)
+
+
+def test_cli_jobs_and_chunks_print_the_same_report(
+    tmp_path: Path, speed_app: str
+) -> None:
+    pact = hand_pact(tmp_path / "pact.json", _interactions(12))
+    plain = ("--jobs", "1", "--chunk-size", "0", "--system-trust-store")
+
+    expected = _cli(tmp_path, pact, "plain", *plain)
+    fast = _cli(tmp_path, pact, "fast", "--jobs", "2", "--chunk-size", "3")
+
+    assert fast == expected
+    assert expected[0] == 1
+    assert expected[1].splitlines()[-1] == "5 passed, 7 failed"
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1", "many"])
+def test_cli_refuses_bad_jobs(tmp_path: Path, speed_app: str, jobs: str) -> None:
+    from flask.testing import FlaskCliRunner
+
+    from flask_pact_states.cli import pact_verify_command
+    from flask_pact_states.jobs import load_app
+
+    pact = hand_pact(tmp_path / "pact.json", [http_interaction("ping")])
+    runner = FlaskCliRunner(load_app(speed_app))
+
+    outcome = runner.invoke(pact_verify_command, [str(pact), "--jobs", jobs])
+
+    assert outcome.exit_code == 2
+    assert "--jobs" in outcome.output
+
+
+def test_verify_jobs_need_an_app_factory(tmp_path: Path, speed_app: str) -> None:
+    from flask_pact_states import VerificationSetupError
+    from flask_pact_states.jobs import load_app
+
+    pact = hand_pact(tmp_path / "pact.json", _interactions(4))
+
+    with pytest.raises(VerificationSetupError, match="needs app_factory"):
+        verify(load_app(speed_app), pact, jobs=2, chunk_size=2)
