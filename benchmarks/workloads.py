@@ -419,17 +419,26 @@ def prepare_ours_plain(pact: Path, size: int) -> Verification:
     return run_and_reset
 
 
-def prepare_ours(pact: Path, size: int) -> Verification:
-    """This extension through its runner, ``flask_pact_states.verify.verify``."""
+def prepare_ours(pact: Path, size: int, **options: Any) -> Verification:
+    """This extension through its runner, ``flask_pact_states.verify.verify``.
+
+    :param options: more keyword arguments for ``verify()``.
+    """
     from flask_pact_states.verify import verify
 
     app = create_ours_app()
 
     def run() -> Outcome:
-        result = verify(app, pact)
+        result = verify(app, pact, **options)
         return Outcome(bool(result.passed), "" if result.passed else result.report())
 
     return run
+
+
+def prepare_ours_jobs2(pact: Path, size: int) -> Verification:
+    """The runner with two worker processes, each building its own app."""
+    factory = f"{__name__}:create_ours_app"
+    return prepare_ours(pact, size, jobs=2, app_factory=factory)
 
 
 #: Name -> contender. Add one here (say, ours with other runner options) and
@@ -460,4 +469,17 @@ CONTENDERS: Final[dict[str, Contender]] = {
         "PactStates + mock_db, served and verified like the hand-written view",
         prepare_ours_plain,
     ),
+    "ours-jobs2": Contender(
+        "verify(app, pact, jobs=2): two spawned workers (opt-in, for issue 8)",
+        prepare_ours_jobs2,
+    ),
 }
+#: What runs unless ``--contenders`` says otherwise.
+DEFAULT_CONTENDERS: Final = (
+    "floor",
+    "floor+trust",
+    "pact-python",
+    "hand-written",
+    "ours",
+    "ours-plain",
+)
