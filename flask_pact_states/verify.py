@@ -1,10 +1,10 @@
 """Verify a Flask app against pacts and say exactly what failed.
 
-:func:`verify` serves the app with werkzeug on 127.0.0.1 (port 0) in a thread,
-drives :class:`pact.Verifier` against it (teardown on, JSON body, the state URL
-pointing at the extension's endpoint) and listens to the endpoint's journal,
-so that a failing state handler's exception and traceback reach the report
-although the verifier never shows them.
+:func:`verify` serves the app with werkzeug on 127.0.0.1 (port 0) in a thread
+(see :mod:`.serving`), drives :class:`pact.Verifier` against it (teardown on,
+JSON body, the state URL pointing at the extension's endpoint) and listens to
+the endpoint's journal, so that a failing state handler's exception and
+traceback reach the report although the verifier never shows them.
 
 The work is split in two for later speed-ups: :func:`~.plan.build_plan` turns
 the sources into :class:`~.plan.VerifierRun` values, and :func:`execute_run`
@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import quote
 
-from werkzeug.serving import WSGIRequestHandler, make_server
-
 from . import truststore
 from .broker import BrokerOptions, PublishOptions, configure_broker
 from .config import MINIMAL_TRUST_STORE
@@ -37,6 +35,7 @@ from .jobs import AppFactory, execute_parallel, resolve_jobs
 from .journal import StateChangeRecord
 from .plan import VerificationPlan, VerifierRun, build_plan
 from .results import RunOutcome, VerificationResult, build_result
+from .serving import PooledWSGIServer
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -325,25 +324,13 @@ class _Collector:
             self._progress(self._started, self._expected)
 
 
-class _QuietRequestHandler(WSGIRequestHandler):
-    """No access log: the report says what happened."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @contextmanager
 def serve(app: Flask) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1, port 0, in a thread; yield its base URL.
 
     .. versionadded:: 0.1
     """
-    server = make_server(
-        "127.0.0.1", 0, app, threaded=True, request_handler=_QuietRequestHandler
-    )
+    server = PooledWSGIServer("127.0.0.1", 0, app)
     thread = threading.Thread(
         target=server.serve_forever,
         # shutdown() waits up to one poll interval; the default is 0.5 s.
