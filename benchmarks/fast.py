@@ -34,6 +34,8 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from flask_pact_states import PactStates, mock_db
 
+#: This module's import name (``__name__`` is ``__main__`` under ``-m``).
+_MODULE: Final = "benchmarks.fast"
 CONSUMER: Final = "FastConsumer"
 PROVIDER: Final = "FastProvider"
 #: The app's "database", read by the view on every request.
@@ -47,7 +49,7 @@ states = PactStates()
 @states.register("item {item_id:int} exists")
 def item_exists(item_id: int, name: str = "widget") -> None:
     """Put one row in place for the interaction."""
-    mock_db(f"{__name__}.ITEMS", {item_id: {"id": item_id, "name": name}})
+    mock_db(f"{_MODULE}.ITEMS", {item_id: {"id": item_id, "name": name}})
 
 
 def _base_app() -> Flask:
@@ -151,10 +153,10 @@ _ROOT: Final = Path(__file__).resolve().parent.parent
 
 
 def _contenders(pact: Path, jobs: bool) -> dict[str, list[str]]:
-    flask = [sys.executable, "-m", "flask", "--app", f"{__name__}:create_app"]
+    flask = [sys.executable, "-m", "flask", "--app", f"{_MODULE}:create_app"]
     ours = [*flask, "pact-verify", str(pact)]
     contenders = {
-        "floor": [sys.executable, "-m", __name__, "floor", str(pact)],
+        "floor": [sys.executable, "-m", _MODULE, "floor", str(pact)],
         "ours": ours,
     }
     if jobs:
