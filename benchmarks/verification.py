@@ -317,6 +317,8 @@ def rss_report(summary: Summaries, size: int) -> list[str]:
         f"- wall time: floor {floor.wall:.1f} s, ours {ours.wall:.1f} s"
         f" ({ours.wall / floor.wall:.2f}x whole process,"
         f" {ours.verify / floor.verify:.2f}x in-process)",
+        f"- per interaction (in-process): floor {floor.verify / size * 1e3:.2f} ms,"
+        f" ours {ours.verify / size * 1e3:.2f} ms",
     ]
 
 
