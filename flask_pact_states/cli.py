@@ -31,6 +31,7 @@ from flask.cli import with_appcontext
 from .broker import BrokerOptions, PublishOptions
 from .errors import PactSourceError, VerificationSetupError
 from .mocking import active_patch_count
+from .plan import DEFAULT_CHUNK_SIZE
 from .results import VerificationResult
 
 #: Show progress only for runs at least this long (interactions).
@@ -137,7 +138,7 @@ def _broker_options(func: Any) -> Any:
 @click.option(
     "--chunk-size",
     type=click.IntRange(min=0),
-    default=100,
+    default=DEFAULT_CHUNK_SIZE,
     show_default=True,
     help="Verify a local pact of more interactions than this as several"
     " verifier runs of this many (much faster for big pacts; the results are"

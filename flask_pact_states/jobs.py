@@ -124,7 +124,8 @@ def _collect(
 
 def _start_worker(factory: AppFactory) -> None:
     """Build and serve this worker's app until the process ends."""
-    from .verify import Target, _app_states, serve
+    from .serving import serve
+    from .verify import Target, _app_states
 
     app = load_app(factory)
     states = _app_states(app)

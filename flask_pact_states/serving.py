@@ -20,9 +20,16 @@ from __future__ import annotations
 import queue
 import socket
 import threading
-from typing import Any, Final
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+T = TypeVar("T")
 
 #: Request threads. The verifier sends one request at a time; the others
 #: serve the calls that arrive while a handler hangs.
@@ -80,3 +87,55 @@ class PooledWSGIServer(BaseWSGIServer):
             self._requests.put(None)
         for thread in self._threads:
             thread.join(_JOIN_TIMEOUT)
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1, port 0, in a thread; yield its base URL.
+
+    .. versionadded:: 0.1
+    """
+    server = PooledWSGIServer("127.0.0.1", 0, app)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        # shutdown() waits up to one poll interval; the default is 0.5 s.
+        kwargs={"poll_interval": 0.05},
+        name="pact-verify-server",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def run_in_worker(func: Callable[[], T]) -> T:
+    """Call ``func`` in a daemon thread and wait for it.
+
+    The verifier's FFI call blocks its thread for the whole run; a main thread
+    blocked in it would see Ctrl-C only at the end. Waiting on an event
+    instead lets ``KeyboardInterrupt`` through at once, so the caller can stop
+    the server and undo states while the verifier is still running.
+    """
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome.append((True, func()))
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome.append((False, error))
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=target, name="pact-verifier", daemon=True)
+    thread.start()
+    done.wait()
+    thread.join()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]

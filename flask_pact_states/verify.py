@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
 from . import truststore
@@ -33,9 +33,9 @@ from .errors import VerificationSetupError
 from .extension import get_app_states
 from .jobs import AppFactory, execute_parallel, resolve_jobs
 from .journal import StateChangeRecord
-from .plan import VerificationPlan, VerifierRun, build_plan
+from .plan import DEFAULT_CHUNK_SIZE, VerificationPlan, VerifierRun, build_plan
 from .results import RunOutcome, VerificationResult, build_result
-from .serving import PooledWSGIServer
+from .serving import run_in_worker, serve
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -51,13 +51,11 @@ __all__ = [
     "VerifierRun",
     "build_plan",
     "execute_run",
+    "run_in_worker",
+    "serve",
     "verify",
 ]
 
-T = TypeVar("T")
-#: Interactions per verifier run for large local pacts (chosen by measurement,
-#: see benchmarks/fast.py).
-DEFAULT_CHUNK_SIZE: Final = 100
 #: Called with (interactions started, interactions expected or None).
 Progress = Callable[[int, int | None], None]
 #: How long a reset after Ctrl-C waits for a handler that is still running.
@@ -322,58 +320,6 @@ class _Collector:
         self._started += 1
         if self._progress is not None:
             self._progress(self._started, self._expected)
-
-
-@contextmanager
-def serve(app: Flask) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1, port 0, in a thread; yield its base URL.
-
-    .. versionadded:: 0.1
-    """
-    server = PooledWSGIServer("127.0.0.1", 0, app)
-    thread = threading.Thread(
-        target=server.serve_forever,
-        # shutdown() waits up to one poll interval; the default is 0.5 s.
-        kwargs={"poll_interval": 0.05},
-        name="pact-verify-server",
-        daemon=True,
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def run_in_worker(func: Callable[[], T]) -> T:
-    """Call ``func`` in a daemon thread and wait for it.
-
-    The verifier's FFI call blocks its thread for the whole run; a main thread
-    blocked in it would see Ctrl-C only at the end. Waiting on an event
-    instead lets ``KeyboardInterrupt`` through at once, so the caller can stop
-    the server and undo states while the verifier is still running.
-    """
-    outcome: list[Any] = []
-    done = threading.Event()
-
-    def target() -> None:
-        try:
-            outcome.append((True, func()))
-        except BaseException as error:  # re-raised in the caller's thread
-            outcome.append((False, error))
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=target, name="pact-verifier", daemon=True)
-    thread.start()
-    done.wait()
-    thread.join()
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value  # type: ignore[no-any-return]
 
 
 class _StdoutSilencer:

@@ -322,7 +322,7 @@ def test_served_app_answers_while_a_request_hangs() -> None:
 
     from flask import Flask
 
-    from flask_pact_states.verify import serve
+    from flask_pact_states.serving import serve
 
     app = Flask("hanging")
     release = threading.Event()
