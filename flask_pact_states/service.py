@@ -186,12 +186,18 @@ class AppStates:
         stub = handler_stub(change.state, change.params, change.consumer)
         by = f" from consumer {change.consumer!r}" if change.consumer else ""
         message = f"No handler is registered for state {change.state!r}{by}."
-        if self.settings.missing == "warn":
-            self.lifecycle.setup(change.state, change.params, change.consumer, None)
+        warn = self.settings.missing == "warn"
+        try:  # a before_each hook may raise here too: a 4xx, never a 500
+            if warn:
+                self.lifecycle.setup(change.state, change.params, change.consumer, None)
+            else:
+                self.lifecycle.fail_setup()
+        except Exception as error:
+            return self._failed(change, error, started, None)
+        if warn:
             logger.warning("%s Answering 200 as PACT_STATES_MISSING='warn'.", message)
             self._record(change, "ignored", 200, started, error_message=message)
             return Answer(200, {})
-        self.lifecycle.fail_setup()
         self._record(change, "missing", 404, started, error_message=message)
         return Answer(
             404,
