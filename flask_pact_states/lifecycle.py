@@ -321,7 +321,7 @@ def _check_result(handler: Handler, value: Any) -> dict[str, Any]:
         )
         raise HandlerReturnError(msg)
     try:
-        json.dumps(value)
+        json.dumps(value, allow_nan=False)  # NaN is not JSON
     except (TypeError, ValueError) as error:
         msg = (
             f"State handler {handler.qualname}() returned a dict that is not JSON"

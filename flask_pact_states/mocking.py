@@ -70,10 +70,7 @@ def mock_db(
 
     .. versionadded:: 0.1
     """
-    replacement = mock.MagicMock(name=_describe(target))
-    store = dict(data or {})
-    for method in _MAPPING_METHODS:
-        getattr(replacement, method).side_effect = _mapping_method(store, method)
+    replacement = _DictMock(dict(data or {}), name=_describe(target))
     for key in configure:
         # A side effect hides return_value, so a configured return value must
         # switch the dict behaviour of that method off.
@@ -215,6 +212,30 @@ def _counted(patcher: Any) -> Iterator[None]:
         finally:
             with _active_lock:
                 _active -= 1
+
+
+class _DictMock(mock.MagicMock):
+    """A MagicMock whose mapping methods act on a dict, wired on first use.
+
+    Wiring all sixteen methods up front built sixteen child mocks per
+    ``mock_db`` call (about 1.5 ms); most states touch two or three of them.
+    """
+
+    def __init__(self, store: dict[Any, Any], /, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.__dict__["_pact_store"] = store
+        # unittest.mock installs its own __iter__ side effect after creating
+        # that child, so this one method is wired now, after construction.
+        self.__iter__.side_effect = _mapping_method(store, "__iter__")
+
+    def _get_child_mock(self, /, **kwargs: Any) -> mock.MagicMock:
+        # Children are plain MagicMocks: only the top-level mock has a store.
+        child = mock.MagicMock(**kwargs)
+        name = kwargs.get("_new_name") or kwargs.get("name")
+        store = self.__dict__.get("_pact_store")
+        if store is not None and name in _MAPPING_METHODS:
+            child.side_effect = _mapping_method(store, name)
+        return child
 
 
 def _mapping_method(store: dict[Any, Any], method: str) -> Any:

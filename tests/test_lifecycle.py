@@ -442,14 +442,6 @@ def test_after_each_failure_fails_the_last_teardown(
     g.assert_restored()
 
 
-@pytest.mark.xfail(
-    reason=(
-        "service._missing calls lifecycle.fail_setup()/setup() outside its"
-        " try/except, so a before_each error escapes as an exception (a 5xx on a"
-        " live server, which the verifier retries for two minutes)"
-    ),
-    raises=RuntimeError,
-)
 @pytest.mark.parametrize("mode", ["error", "warn"])
 def test_before_each_failure_on_unknown_state_is_a_4xx(
     states: PactStates, mode: str
