@@ -354,6 +354,9 @@ def _logging(level_name: str) -> Iterator[None]:
         logger.addHandler(handler)
     for logger in loggers:
         logger.setLevel(level)
+    # Forward the verifier's errors even when they are not shown: a failed
+    # publication to the broker is only ever logged, and the runner reads it.
+    loggers[-1].setLevel(min(level, logging.ERROR))
     try:
         yield
     finally:

@@ -199,6 +199,8 @@ class RunOutcome:
     records: Sequence[StateChangeRecord]
     #: Whether ``Verifier.verify()`` raised (it does for any failure).
     raised: bool = False
+    #: Why publishing results to the broker failed; the verifier only logs it.
+    publish_errors: tuple[str, ...] = ()
 
 
 def build_result(
@@ -367,6 +369,7 @@ def _run_errors(outcome: RunOutcome) -> list[str]:
         output = outcome.output.splitlines()
         details = [line for line in output if "failed" in line.lower()]
         details = details or ["the verifier reported a failure without detail"]
+    details += [f"publishing results failed: {e}" for e in outcome.publish_errors]
     return [f"Verifying {outcome.run.label}: {detail}" for detail in details]
 
 

@@ -16,6 +16,7 @@ verifier tries to send usage events over the network.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -246,7 +247,11 @@ def execute_run(
         msg = f"The verifier refused the options of run {run.label!r}: {error}"
         raise VerificationSetupError(msg) from None
     raised = False
-    with silencer.silenced() if silencer else _nothing():
+    publishing = plan.publish is not None and run.broker is not None
+    with (
+        silencer.silenced() if silencer else _nothing(),
+        _PublishErrors.caught() if publishing else _nothing() as publish_errors,
+    ):
         try:
             verifier.verify()
         except RuntimeError:
@@ -259,7 +264,38 @@ def execute_run(
         output=str(verifier.output(strip_ansi=True)),
         records=records,
         raised=raised,
+        publish_errors=tuple(publish_errors.messages) if publish_errors else (),
     )
+
+
+class _PublishErrors(logging.Handler):
+    """Catches the verifier's log record of a failed publication.
+
+    The verifier passes a run whose results the broker refused, and only logs
+    why: a result the broker never got must fail the run, with that reason.
+    """
+
+    _MARK: Final = "Publishing of verification results failed"
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if self._MARK in message:
+            self.messages.append(message.split(": ", 1)[-1])
+
+    @classmethod
+    @contextmanager
+    def caught(cls) -> Iterator[_PublishErrors]:
+        handler = cls()
+        logger = logging.getLogger("pact.ffi")
+        logger.addHandler(handler)
+        try:
+            yield handler
+        finally:
+            logger.removeHandler(handler)
 
 
 def _configure(

@@ -483,6 +483,29 @@ def test_verify_publishes_a_failure_and_scopes_broker_consumers(
     assert published.body["success"] is False
 
 
+def test_verify_fails_when_the_broker_refuses_the_results(
+    states: PactStates, broker: BrokerStub
+) -> None:
+    _register_users(states)
+    # The verifier passes such a run and only logs why publication failed.
+    broker.fault = Fault.UNAUTHORIZED
+    broker.fault_when = lambda request: "verification-results" in request.path
+
+    result = verify(
+        make_app(states),
+        provider="Users",
+        broker=BrokerOptions(url=broker.url),
+        publish=PublishOptions("3.0.0", branch="main"),
+    )
+
+    assert not result.passed
+    assert all(i.status == "passed" for i in result.interactions)
+    (error,) = result.errors
+    assert "publishing results failed" in error
+    assert "401" in error
+    assert broker.published_results == []
+
+
 def test_verify_counts_pending_failures_apart(states: PactStates) -> None:
     pact = {
         "consumer": {"name": "Web"},
