@@ -1,8 +1,8 @@
 """Configuration keys, their defaults and the one place they are applied.
 
 Every key starts with ``PACT_STATES_``. Values set in ``app.config`` before
-:meth:`~flask_pact_states.PactStates.init_app` win over these defaults; keyword
-arguments to :class:`~flask_pact_states.PactStates` only change the defaults.
+:meth:`~flask_pact_states.PactStates.init_app` win over these defaults, which
+``init_app`` applies with ``setdefault``; ``init_app`` checks them at once.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, request, request_started
 
 from . import config
 from .errors import PactStatesNotEnabledError
@@ -96,7 +96,8 @@ class PactStates:
         _apply_defaults(app)
         _check_enabled(app)
         settings = Settings.from_config(app.config)
-        states = AppStates(self, settings, int(app.config[config.JOURNAL_SIZE]))
+        journal_size = _positive_int(app.config, config.JOURNAL_SIZE)
+        states = AppStates(self, settings, journal_size)
         app.extensions[EXTENSION_KEY] = states
         app.register_blueprint(create_blueprint(settings.url))
         _register_boundary_hook(app, states)
@@ -134,6 +135,14 @@ def get_app_states(app: Flask | None = None) -> AppStates:
         raise RuntimeError(msg) from None
 
 
+def _positive_int(values: Any, key: str) -> int:
+    value = values[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = f"{key} must be a positive whole number, got {value!r}."
+        raise ValueError(msg)
+    return value
+
+
 def _apply_defaults(app: Flask) -> None:
     for key, value in config.DEFAULTS.items():
         app.config.setdefault(key, value)
@@ -155,10 +164,12 @@ def _check_enabled(app: Flask) -> None:
 def _register_boundary_hook(app: Flask, states: AppStates) -> None:
     lifecycle = states.lifecycle
 
-    def note_app_request() -> None:
+    def note_app_request(sender: Flask, **extra: Any) -> None:
         # A request to the app itself is an interaction's provider request: the
         # next setup call belongs to a new interaction.
         if request.blueprint != BLUEPRINT_NAME:
             lifecycle.note_app_request()
 
-    app.before_request(note_app_request)
+    # A signal, not before_request: the app's own before_request hooks (auth,
+    # rate limits) may answer first and would hide the provider request.
+    request_started.connect(note_app_request, app, weak=False)

@@ -67,10 +67,19 @@ class Settings:
             missing=missing,
             allow_remote=bool(values[config.ALLOW_REMOTE]),
             token=values[config.TOKEN] or None,
-            max_body=int(values[config.MAX_BODY]),
-            lock_timeout=float(values[config.LOCK_TIMEOUT]),
+            max_body=int(_positive(values, config.MAX_BODY)),
+            lock_timeout=_positive(values, config.LOCK_TIMEOUT),
             provider=values[config.PROVIDER],
         )
+
+
+def _positive(values: Mapping[str, Any], key: str) -> float:
+    """The number at ``key``, checked now rather than at the first request."""
+    value = values[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        msg = f"{key} must be a positive number, got {value!r}."
+        raise ValueError(msg)
+    return float(value)
 
 
 class AppStates:
@@ -166,7 +175,8 @@ class AppStates:
             values = self.lifecycle.setup(
                 change.state, change.params, change.consumer, match
             )
-        except Exception as error:
+        except BaseException as error:
+            _reraise_if_fatal(error)
             handler = match.handler.qualname if match else None
             return self._failed(change, error, started, handler)
         handler = match.handler.qualname if match else None
@@ -176,7 +186,8 @@ class AppStates:
     def _teardown(self, change: StateChange, started: float) -> Answer:
         try:
             self.lifecycle.teardown(change.state, change.params)
-        except Exception as error:
+        except BaseException as error:
+            _reraise_if_fatal(error)
             return self._failed(change, error, started, None)
         self._record(change, "ok", 200, started)
         return Answer(200, {})
@@ -192,7 +203,8 @@ class AppStates:
                 self.lifecycle.setup(change.state, change.params, change.consumer, None)
             else:
                 self.lifecycle.fail_setup()
-        except Exception as error:
+        except BaseException as error:
+            _reraise_if_fatal(error)
             return self._failed(change, error, started, None)
         if warn:
             logger.warning("%s Answering 200 as PACT_STATES_MISSING='warn'.", message)
@@ -216,7 +228,11 @@ class AppStates:
         )
 
     def _failed(
-        self, change: StateChange, error: Exception, started: float, handler: str | None
+        self,
+        change: StateChange,
+        error: BaseException,
+        started: float,
+        handler: str | None,
     ) -> Answer:
         kind = type(error).__qualname__
         trace = "".join(traceback.format_exception(error))
@@ -266,3 +282,10 @@ class AppStates:
                 **details,
             )
         )
+
+
+def _reraise_if_fatal(error: BaseException) -> None:
+    """Let Ctrl-C and exits through; answer everything else (``pytest.fail()``,
+    ``pytest.skip()``... raise BaseException subclasses too) with a 422."""
+    if isinstance(error, KeyboardInterrupt | SystemExit | GeneratorExit):
+        raise error

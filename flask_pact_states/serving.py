@@ -75,7 +75,7 @@ class PooledWSGIServer(BaseWSGIServer):
             request, client_address = item
             try:
                 self.finish_request(request, client_address)
-            except Exception:
+            except BaseException:  # pytest.fail() in a handler must not end a thread
                 self.handle_error(request, client_address)
             finally:
                 self.shutdown_request(request)

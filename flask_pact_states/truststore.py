@@ -22,6 +22,7 @@ or ``PACT_STATES_MINIMAL_TRUST_STORE = False``) for such apps.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -77,10 +78,12 @@ def _exit() -> None:
         _depth -= 1
         if _depth:
             return
-        os.rmdir(_empty.pop())
+        # The environment first: a failed clean-up must not leave the whole
+        # process with the dummy trust store.
         for name, value in _saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        shutil.rmtree(_empty.pop(), ignore_errors=True)
         _saved.clear()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-from flask import Flask
+from flask import Flask, request
 
 from flask_pact_states import PactStates, PactStatesNotEnabledError, get_app_states
 from flask_pact_states.config import DEFAULTS
@@ -58,6 +60,14 @@ def test_init_app_custom_url() -> None:
     [
         ("PACT_STATES_MISSING", "explode", "'error' or 'warn'"),
         ("PACT_STATES_URL", "no-slash", "starting with '/'"),
+        ("PACT_STATES_LOCK_TIMEOUT", -2, "PACT_STATES_LOCK_TIMEOUT must be a positive"),
+        ("PACT_STATES_MAX_BODY", "1MB", "PACT_STATES_MAX_BODY must be a positive"),
+        ("PACT_STATES_JOURNAL_SIZE", 0, "PACT_STATES_JOURNAL_SIZE must be a positive"),
+        (
+            "PACT_STATES_JOURNAL_SIZE",
+            True,
+            "PACT_STATES_JOURNAL_SIZE must be a positive",
+        ),
     ],
 )
 def test_init_app_rejects_bad_config(key: str, value: object, message: str) -> None:
@@ -106,4 +116,32 @@ def test_reset_uses_current_app() -> None:
     with app.app_context():
         states.reset()
         assert states.journal() == []
+    get_app_states(app).close()
+
+
+def test_provider_request_answered_by_app_hook_still_ends_interaction() -> None:
+    # An auth hook that answers before any view must not hide the provider
+    # request: with teardown off, the next setup starts a new interaction.
+    app = make_app(TESTING=True)
+
+    @app.before_request
+    def deny() -> tuple[str, int] | None:
+        return ("no", 401) if request.path == "/secret" else None
+
+    states = PactStates(app)
+    undone: list[str] = []
+
+    @states.register("a")
+    def state_a() -> Iterator[None]:
+        yield
+        undone.append("a")
+
+    @states.register("b")
+    def state_b() -> None: ...
+
+    client = app.test_client()
+    client.post("/_pact/provider_states", json={"state": "a"})
+    assert client.get("/secret").status_code == 401
+    client.post("/_pact/provider_states", json={"state": "b"})
+    assert undone == ["a"]
     get_app_states(app).close()

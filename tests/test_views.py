@@ -309,3 +309,18 @@ def test_state_change_is_logged(
 
 def test_app_routes_still_work(app: Flask, client: FlaskClient) -> None:
     assert client.get("/ping").get_json() == {"pong": True}
+
+
+def test_handler_calling_pytest_fail_answers_422(
+    states: PactStates, app: Flask, client: FlaskClient
+) -> None:
+    # pytest.fail() raises a BaseException subclass; it is the handler's
+    # failure, not a reason to drop the connection or end the server.
+    @states.register("asserting")
+    def asserting() -> None:
+        pytest.fail("the fixture data is wrong")
+
+    response = setup(client, "asserting")
+    assert response.status_code == 422
+    assert response.get_json()["exception"]["type"] == "Failed"
+    assert setup(client, "").status_code == 200
