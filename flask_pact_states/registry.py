@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from typing import Any, Final
 
 from .errors import DuplicateStateError, StateBindingError, StateRegistrationError
@@ -141,7 +142,7 @@ class Handler:
     required: frozenset[str]
     takes_var_keyword: bool
 
-    @property
+    @cached_property  # read on every state change, for the journal
     def qualname(self) -> str:
         """``module.function`` for messages."""
         module = getattr(self.func, "__module__", None) or "?"
@@ -430,11 +431,10 @@ def bind_arguments(
     """
     handler = match.handler
     values = {**match.captures, **params}
-    reserved = {"params": dict(params), "state": state, "consumer": consumer}
     arguments: dict[str, Any] = {}
     for name in handler.parameters:
-        if name in reserved:
-            arguments[name] = reserved[name]
+        if name in RESERVED_ARGUMENTS:
+            arguments[name] = _reserved(name, params, state, consumer)
         elif name in values:
             arguments[name] = values[name]
     if handler.takes_var_keyword:
@@ -445,6 +445,14 @@ def bind_arguments(
     if missing:
         raise StateBindingError(_missing_message(handler, missing, state, values))
     return arguments
+
+
+def _reserved(
+    name: str, params: Mapping[str, Any], state: str, consumer: str | None
+) -> Any:
+    if name == "params":
+        return dict(params)
+    return state if name == "state" else consumer
 
 
 def _missing_message(
