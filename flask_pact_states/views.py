@@ -54,7 +54,7 @@ def state_change() -> Response:
 
 def _apply(states: AppStates, environ: WSGIEnvironment) -> Answer:
     try:
-        body = request.stream.read(states.settings.max_body + 1)
+        body = _read_body(environ, states.settings.max_body)
     except ClientDisconnected:
         message = "The request body ended before the length its Content-Length gave."
         return states.reject(400, "malformed_request", message)
@@ -67,6 +67,23 @@ def _apply(states: AppStates, environ: WSGIEnvironment) -> Answer:
     except MalformedStateChange as error:
         return states.reject(400, "malformed_request", str(error))
     return states.apply(changes)
+
+
+def _read_body(environ: WSGIEnvironment, limit: int) -> bytes:
+    """The body, at most ``limit + 1`` bytes (so an oversized one shows).
+
+    Verifiers send a Content-Length: reading exactly that from ``wsgi.input``
+    skips werkzeug's stream wrapper, a sixth of the endpoint's own cost.
+    Chunked or unknown lengths go through werkzeug's stream.
+    """
+    length = environ.get("CONTENT_LENGTH", "")
+    if length.isdigit() and not environ.get("wsgi.input_terminated"):
+        size = min(int(length), limit + 1)
+        body: bytes = environ["wsgi.input"].read(size)
+        if len(body) < size:
+            raise ClientDisconnected
+        return body
+    return request.stream.read(limit + 1)
 
 
 def _refusal(states: AppStates, environ: WSGIEnvironment) -> Answer | None:
