@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import sys
 import threading
 import time
 import types
@@ -30,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from flask import Flask
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from flask_pact_states import (
     PactStates,
@@ -38,6 +39,14 @@ from flask_pact_states import (
     get_app_states,
     mock_db,
 )
+
+# ``--import-mode=importlib`` keeps tests/ off sys.path; the helpers are plain
+# modules next to this file.
+_HERE = os.path.dirname(__file__)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from serving_helpers import served  # noqa: E402
 
 URL: Final = "/_pact/provider_states"
 THREADS: Final = 8
@@ -89,30 +98,6 @@ def register(states: PactStates, guard: Guard) -> None:
         with guard.running_alone(f"teardown {n}/{seq}"):
             assert getattr(DB, table).get("seq") == seq  # still ours
             guard.teardowns += 1
-
-
-class QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-@contextmanager
-def served(app: Flask) -> Iterator[int]:
-    """Serve ``app`` threaded on 127.0.0.1 (port 0); yield the port."""
-    server = make_server(
-        "127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler
-    )
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}
-    )
-    thread.start()
-    try:
-        yield server.server_port
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "server thread did not stop"
 
 
 def post(port: int, document: dict[str, Any]) -> tuple[int, Any]:

@@ -30,18 +30,17 @@ from __future__ import annotations
 import datetime
 import http.client
 import json
+import os
 import socket
+import sys
 import threading
 import time
-import types
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any, Final
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.test import TestResponse
 
 from flask_pact_states import (
@@ -52,10 +51,15 @@ from flask_pact_states import (
     mock_db,
 )
 
+# ``--import-mode=importlib`` keeps tests/ off sys.path; the helpers are plain
+# modules next to this file.
+_HERE = os.path.dirname(__file__)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from serving_helpers import DB, ORIGINAL_ORDERS, ORIGINAL_USERS, served  # noqa: E402
+
 URL: Final = "/_pact/provider_states"
-ORIGINAL_USERS: Final = {"real": "users"}
-ORIGINAL_ORDERS: Final = {"real": "orders"}
-DB = types.SimpleNamespace(users=ORIGINAL_USERS, orders=ORIGINAL_ORDERS)
 
 
 def setup(client: FlaskClient, state: str) -> TestResponse:
@@ -80,33 +84,6 @@ def users_state(states: PactStates) -> None:
 
 
 # -- a hanging handler ----------------------------------------------------------
-
-
-class QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-    def log_error(self, format: str, *args: Any) -> None:
-        pass  # the abandoned request's broken pipe
-
-
-@contextmanager
-def served(app: Flask) -> Iterator[int]:
-    """Serve ``app`` threaded on 127.0.0.1 (port 0); yield the port."""
-    server = make_server(
-        "127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler
-    )
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}
-    )
-    thread.start()
-    try:
-        yield server.server_port
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "server thread did not stop"
 
 
 def request(

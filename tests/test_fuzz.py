@@ -24,7 +24,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-import types
+import os
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -46,12 +47,15 @@ from flask_pact_states.wire import (
     parse_state_changes,
 )
 
-URL: Final = "/_pact/provider_states"
+# ``--import-mode=importlib`` keeps tests/ off sys.path; the helpers are plain
+# modules next to this file.
+_HERE = os.path.dirname(__file__)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
-ORIGINAL_USERS: Final = {"real": "database"}
-ORIGINAL_ORDERS: Final = {"real": "orders"}
-#: What the mock_db handlers patch; every test checks the originals come back.
-DB = types.SimpleNamespace(users=ORIGINAL_USERS, orders=ORIGINAL_ORDERS)
+from serving_helpers import DB, ORIGINAL_ORDERS, ORIGINAL_USERS  # noqa: E402
+
+URL: Final = "/_pact/provider_states"
 
 #: Requests sent per fuzz test, and the statuses they got, for the totals.
 SENT: Counter[str] = Counter()

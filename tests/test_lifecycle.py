@@ -8,12 +8,9 @@ After each path the patched globals must be the very objects they were before
 from __future__ import annotations
 
 import contextlib
-import ssl
+import os
 import sys
-import threading
 import types
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +19,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from pact import Pact, Verifier, generate
+from pact import Verifier, generate
 from pact.match.matcher import GenericMatcher
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.test import TestResponse
 
 from flask_pact_states import (
@@ -33,6 +29,16 @@ from flask_pact_states import (
     mock_db,
     patch,
 )
+from flask_pact_states.truststore import minimal_trust_store
+
+# ``--import-mode=importlib`` keeps tests/ off sys.path; the helpers are plain
+# modules next to this file.
+_HERE = os.path.dirname(__file__)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from serving_helpers import served  # noqa: E402
+from verify_helpers import Call, record_pact  # noqa: E402
 
 URL = "/_pact/provider_states"
 DB = "fps_lc.DB"
@@ -719,83 +725,19 @@ def test_states_after_a_failed_setup_are_undone_with_the_next_interaction(
 # the real verifier
 
 
-@dataclass(frozen=True)
-class Call:
-    """One interaction of a generated pact: GET ``path`` given ``states``."""
-
-    description: str
-    path: str
-    states: Sequence[tuple[str, dict[str, Any]]] = ()
-    status: int = 200
-    body: dict[str, Any] | None = None
-    path_matcher: Any = None
-
-
-def write_pact(
-    directory: Path, consumer: str, calls: Sequence[Call], *, exercise: bool = True
-) -> None:
-    """Write a V4 pact with pact-python's consumer API, exercising it first."""
-    pact = Pact(consumer, "provider").with_specification("V4")
-    for call in calls:
-        interaction = pact.upon_receiving(call.description)
-        for name, params in call.states:
-            interaction.given(name, params or None)
-        interaction.with_request("GET", call.path_matcher or call.path)
-        interaction.will_respond_with(call.status)
-        if call.body is not None:
-            interaction.with_body(call.body)
-    if exercise:
-        with pact.serve(addr="127.0.0.1") as server:
-            for call in calls:
-                _get(f"{server.url}{call.path}")
-    pact.write_file(directory)
-
-
-def _get(url: str) -> None:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            response.read()
-    except urllib.error.HTTPError as error:
-        error.close()
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log(self, type: str, message: str, *args: Any) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def serve(app: Flask) -> Iterator[str]:
-    """Serve ``app`` with werkzeug on 127.0.0.1, a free port, in a thread."""
-    server = make_server(
-        "127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler
-    )
-    thread = threading.Thread(target=server.serve_forever, name="provider")
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
-
-
 @pytest.fixture
-def small_trust_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One CA bundle and no CA directory: the verifier builds an HTTP client per
-    interaction and otherwise reads every file under /etc/ssl/certs each time
-    (DESIGN.md). Plain HTTP to a local app needs no trust store at all."""
-    bundle = ssl.get_default_verify_paths().cafile
-    if bundle and Path(bundle).is_file():
-        empty = tmp_path / "no-certs"
-        empty.mkdir()
-        monkeypatch.setenv("SSL_CERT_FILE", bundle)
-        monkeypatch.setenv("SSL_CERT_DIR", str(empty))
+def small_trust_store() -> Iterator[None]:
+    """The package's minimal trust store: the verifier builds an HTTP client per
+    interaction and otherwise reads every file under /etc/ssl/certs each time.
+    Plain HTTP to a local app needs no trust store at all."""
+    with minimal_trust_store():
+        yield
 
 
 def run_verifier(app: Flask, pacts: Path, *, teardown: bool) -> list[dict[str, Any]]:
     """Verify ``pacts`` against ``app``; the verifier's result per interaction."""
-    with serve(app) as base:
+    with served(app) as port:
+        base = f"http://127.0.0.1:{port}"
         verifier = (
             Verifier("provider", host="127.0.0.1")
             .add_transport(url=base)
@@ -887,7 +829,7 @@ def test_verifier_run_undoes_every_interaction(
     small_trust_store: None,
     teardown_on: bool,
 ) -> None:
-    write_pact(tmp_path, "web", MIXED_RUN)
+    record_pact(tmp_path, "web", "provider", MIXED_RUN)
     results = outcomes(run_verifier(provider, tmp_path, teardown=teardown_on))
     # Each response depends on the globals: a leak would fail an interaction.
     assert results == {call.description: "OK" for call in MIXED_RUN}
@@ -942,7 +884,7 @@ def test_verifier_run_with_failing_setups_in_the_middle(
         Call("06 no users", "/users/1", [("no users", {})], status=404),
         Call("07 no state", "/globals/7", body=ALL_REAL),
     ]
-    write_pact(tmp_path, "web", calls)
+    record_pact(tmp_path, "web", "provider", calls)
     results = outcomes(run_verifier(provider, tmp_path, teardown=teardown_on))
     failed = {"02 broken", "03 user then unknown", "05 binding error"}
     assert results == {
@@ -990,7 +932,7 @@ def test_verifier_states_after_a_failed_setup_do_not_outlive_the_next_interactio
             body={"name": "user 3"},
         ),
     ]
-    write_pact(tmp_path, "web", calls)
+    record_pact(tmp_path, "web", "provider", calls)
     results = outcomes(run_verifier(provider, tmp_path, teardown=teardown_on))
     assert results == {
         "01 no state": "OK",
@@ -1029,7 +971,7 @@ def test_verifier_teardown_that_raises(
         ),
         Call("02 no state", "/globals/2", body=ALL_REAL),
     ]
-    write_pact(tmp_path, "web", calls)
+    record_pact(tmp_path, "web", "provider", calls)
     results = outcomes(run_verifier(provider, tmp_path, teardown=teardown_on))
     failing = [r for r in states.journal(provider) if r.failed]
     assert len(failing) == 1
@@ -1073,7 +1015,7 @@ def test_verifier_yielded_dict_feeds_provider_state_generators(
     )
     # The mock server answers /users/1 from the pact; the provider gets the
     # path the verifier generates from the yielded value.
-    write_pact(tmp_path, "generated", [call])
+    record_pact(tmp_path, "generated", "provider", [call])
     results = outcomes(run_verifier(provider, tmp_path, teardown=True))
     assert results == {"get the generated user": "OK"}
     g.assert_restored()
@@ -1114,7 +1056,12 @@ def test_verifier_long_run_leaves_nothing_behind(
     the square of a pact's size, and so does the mock server's)."""
     consumers, size = 100, 10
     for consumer in range(consumers):
-        write_pact(tmp_path, f"consumer-{consumer:03d}", long_run_calls(consumer, size))
+        record_pact(
+            tmp_path,
+            f"consumer-{consumer:03d}",
+            "provider",
+            long_run_calls(consumer, size),
+        )
     results = run_verifier(provider, tmp_path, teardown=teardown_on)
     total = consumers * size
     assert [result["result"] for result in results] == ["OK"] * total

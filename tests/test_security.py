@@ -28,17 +28,24 @@ import io
 import os
 import pkgutil
 import subprocess
-import threading
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
 import pytest
 from flask import Flask
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.test import TestResponse
 
 from flask_pact_states import PactStates, PactStatesNotEnabledError, get_app_states
+
+# ``--import-mode=importlib`` keeps tests/ off sys.path; the helpers are plain
+# modules next to this file.
+_HERE = os.path.dirname(__file__)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from serving_helpers import served  # noqa: E402
 
 URL: Final = "/_pact/provider_states"
 TOKEN: Final = "s3cret-token"
@@ -336,30 +343,6 @@ def test_chunked_body_over_the_limit_gets_413(
     assert response.status_code == 413
     assert body.bytes_read <= MAX_BODY + 1 + io.DEFAULT_BUFFER_SIZE
     assert calls == []
-
-
-class QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-@contextmanager
-def served(app: Flask) -> Iterator[int]:
-    """Serve ``app`` on 127.0.0.1 (port 0) in a thread; yield the port."""
-    server = make_server(
-        "127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler
-    )
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}
-    )
-    thread.start()
-    try:
-        yield server.server_port
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        assert not thread.is_alive()
 
 
 def post_chunked(port: int, body: bytes) -> tuple[int, bytes]:
