@@ -30,6 +30,7 @@ from flask.cli import with_appcontext
 
 from .broker import BrokerOptions, PublishOptions
 from .errors import PactSourceError, VerificationSetupError
+from .jobs import WorkerDiedError
 from .mocking import active_patch_count
 from .plan import DEFAULT_CHUNK_SIZE
 from .results import VerificationResult
@@ -164,8 +165,8 @@ def pact_verify_command(**options: Any) -> None:
     response mismatch, or the state handler's exception and traceback),
     then state coverage, and ends with "N passed, M failed".
 
-    Exits 0 when verified, 1 when verification failed, 2 on usage errors
-    and 130 when interrupted.
+    Exits 0 when verified, 1 when verification failed or a --jobs worker
+    process died during the run, 2 on usage errors and 130 when interrupted.
     """
     from .verify import verify
 
@@ -177,6 +178,8 @@ def pact_verify_command(**options: Any) -> None:
             result = verify(app, *options["sources"], progress=bar, **kwargs)
         except (PactSourceError, VerificationSetupError) as error:
             raise click.UsageError(str(error)) from None
+        except WorkerDiedError as error:
+            raise click.ClickException(str(error)) from None
         except KeyboardInterrupt:
             _exit_interrupted()
     click.echo(result.report(), nl=False)

@@ -21,11 +21,13 @@ from contextlib import ExitStack
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .errors import VerificationSetupError
+from .errors import PactStatesError, VerificationSetupError
 from .journal import StateChangeRecord
 from .results import RunOutcome
 
 if TYPE_CHECKING:
+    from multiprocessing.synchronize import Event
+
     from flask import Flask
 
     from .plan import VerificationPlan, VerifierRun
@@ -34,6 +36,19 @@ if TYPE_CHECKING:
 #: How a worker gets its app: a Flask ``--app`` import string (e.g.
 #: ``"myapp.tests:create_test_app"``) or a picklable callable returning it.
 AppFactory = str | Callable[[], "Flask"]
+
+
+class WorkerDiedError(PactStatesError, RuntimeError):
+    """A verification worker process ended while runs were under way.
+
+    The app started, then something ended the process (``os._exit`` or a
+    crash in native code, in a state handler or a view); the verification did
+    not finish. Unlike a worker that could not build the app, this is no
+    usage error.
+
+    .. versionadded:: 0.1
+    """
+
 
 #: The worker process's served app: target, and the list records go to.
 _worker: dict[str, Any] = {}
@@ -70,12 +85,19 @@ def execute_parallel(
     """Execute the plan's runs in ``jobs`` spawned processes, in plan order.
 
     :raises VerificationSetupError: when a worker cannot build or serve the app.
+    :raises WorkerDiedError: when a worker process ends during the run.
     """
     # Workers need no pact documents: they only configure the verifier.
     slim = replace(plan, pacts=())
     context = multiprocessing.get_context("spawn")
+    # Set by workers: tells a worker that never built the app (a usage error)
+    # from one that died during the run; BrokenProcessPool says neither.
+    started, failed = context.Event(), context.Event()
     pool = ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_start_worker, initargs=(factory,)
+        jobs,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(factory, started, failed),
     )
     try:
         futures = {
@@ -83,16 +105,31 @@ def execute_parallel(
         }
         outcomes = _collect(futures, plan.expected, progress)
     except BrokenProcessPool:
-        msg = (
-            f"A verification worker could not start the app from {factory!r};"
-            " run with --jobs 1 to see the error."
-        )
-        raise VerificationSetupError(msg) from None
+        _stop(pool)
+        error = _broken(factory, started=started.is_set(), failed=failed.is_set())
+        raise error from None
     except BaseException:
         _stop(pool)
         raise
     pool.shutdown()
     return [outcomes[i] for i in range(len(plan.runs))]
+
+
+def _broken(factory: AppFactory, *, started: bool, failed: bool) -> PactStatesError:
+    """The error for a broken pool: the app did not start, or a worker died."""
+    if failed or not started:
+        msg = (
+            f"A verification worker could not start the app from {factory!r};"
+            " run with --jobs 1 to see the error."
+        )
+        return VerificationSetupError(msg)
+    msg = (
+        "A verification worker process died during the run (a state handler"
+        " or view may have called os._exit, or crashed in native code), so the"
+        " verification did not finish. Run with --jobs 1 to see which"
+        " interaction ends the process."
+    )
+    return WorkerDiedError(msg)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
@@ -122,8 +159,17 @@ def _collect(
     return outcomes
 
 
-def _start_worker(factory: AppFactory) -> None:
+def _start_worker(factory: AppFactory, started: Event, failed: Event) -> None:
     """Build and serve this worker's app until the process ends."""
+    try:
+        _serve_worker_app(factory)
+    except BaseException:
+        failed.set()
+        raise
+    started.set()
+
+
+def _serve_worker_app(factory: AppFactory) -> None:
     from .serving import serve
     from .verify import Target, _app_states
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -40,6 +41,9 @@ _SPEED_UPS: list[dict[str, Any]] = [
 
 #: The provider's module, written out so that spawned workers can import it.
 _APP_MODULE = """
+import multiprocessing
+import os
+
 from flask_pact_states import PactStates, mock_db
 from verify_helpers import make_app
 
@@ -63,6 +67,22 @@ def assigned():
 
 
 def create_app():
+    return make_app(states)
+
+
+def create_crashing_app():
+    crashing = PactStates()
+
+    @crashing.register("the worker dies")
+    def the_worker_dies():
+        os._exit(3)
+
+    return make_app(crashing)
+
+
+def create_app_failing_in_workers():
+    if multiprocessing.parent_process() is not None:
+        raise RuntimeError("the test database is not configured")
     return make_app(states)
 """
 
@@ -251,25 +271,29 @@ def test_plan_never_chunks_remote_sources(tmp_path: Path) -> None:
     assert [run.urls for run in plan.runs] == [("http://127.0.0.1:1/p.json",)]
 
 
-def _cli(directory: Path, pact: Path, name: str, *options: str) -> tuple[int, str, str]:
-    """Run ``flask pact-verify`` as a real process; exit code, stdout, JSON."""
-    import subprocess
-
-    json_file = directory / f"{name}.json"
+def _run_cli(
+    *arguments: str, app: str = "speed_app:create_app"
+) -> subprocess.CompletedProcess[str]:
+    """Run ``flask --app APP pact-verify ARGUMENTS`` as a real process."""
     env = {
         **os.environ,
         "PACT_DO_NOT_TRACK": "true",
         "PYTHONPATH": os.pathsep.join(sys.path),
     }
-    command = [sys.executable, "-m", "flask", "--app", "speed_app:create_app"]
-    done = subprocess.run(
-        [*command, "pact-verify", str(pact), "--json", str(json_file), *options],
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", app, "pact-verify", *arguments],
         capture_output=True,
         text=True,
         env=env,
         check=False,
         timeout=120,
     )
+
+
+def _cli(directory: Path, pact: Path, name: str, *options: str) -> tuple[int, str, str]:
+    """Run ``flask pact-verify`` as a real process; exit code, stdout, JSON."""
+    json_file = directory / f"{name}.json"
+    done = _run_cli(str(pact), "--json", str(json_file), *options)
     document = json.loads(json_file.read_text(encoding="utf-8"))
     for entry in document.get("interactions", []):
         entry.pop("duration", None)
@@ -304,6 +328,49 @@ def test_cli_refuses_bad_jobs(tmp_path: Path, speed_app: str, jobs: str) -> None
 
     assert outcome.exit_code == 2
     assert "--jobs" in outcome.output
+
+
+def test_cli_jobs_worker_dying_mid_run_is_an_error_not_a_usage_error(
+    tmp_path: Path, speed_app: str
+) -> None:
+    dying = [
+        http_interaction(f"{n} dies", states=["the worker dies"]) for n in range(4)
+    ]
+    pact = hand_pact(tmp_path / "pact.json", dying)
+
+    done = _run_cli(
+        str(pact),
+        "--jobs",
+        "2",
+        "--chunk-size",
+        "1",
+        app="speed_app:create_crashing_app",
+    )
+
+    assert done.returncode == 1
+    assert "worker process died during the run" in done.stderr
+    assert "could not start" not in done.stderr
+    assert "Usage:" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_jobs_worker_that_cannot_build_the_app_is_a_usage_error(
+    tmp_path: Path, speed_app: str
+) -> None:
+    pact = hand_pact(tmp_path / "pact.json", _interactions(4))
+
+    done = _run_cli(
+        str(pact),
+        "--jobs",
+        "2",
+        "--chunk-size",
+        "1",
+        app="speed_app:create_app_failing_in_workers",
+    )
+
+    assert done.returncode == 2
+    assert "could not start the app from 'speed_app:create_app" in done.stderr
+    assert "died during the run" not in done.stderr
 
 
 def test_verify_jobs_need_an_app_factory(tmp_path: Path, speed_app: str) -> None:
