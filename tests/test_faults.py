@@ -51,8 +51,7 @@ from flask_pact_states import (
     mock_db,
 )
 
-# ``--import-mode=importlib`` keeps tests/ off sys.path; the helpers are plain
-# modules next to this file.
+# --import-mode=importlib keeps tests/ (and the helpers) off sys.path.
 _HERE = os.path.dirname(__file__)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)

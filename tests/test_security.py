@@ -39,8 +39,7 @@ from werkzeug.test import TestResponse
 
 from flask_pact_states import PactStates, PactStatesNotEnabledError, get_app_states
 
-# ``--import-mode=importlib`` keeps tests/ off sys.path; the helpers are plain
-# modules next to this file.
+# --import-mode=importlib keeps tests/ (and the helpers) off sys.path.
 _HERE = os.path.dirname(__file__)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)

@@ -80,7 +80,7 @@ def create_crashing_app():
     return make_app(crashing)
 
 
-def create_app_failing_in_workers():
+def create_parent_only_app():
     if multiprocessing.parent_process() is not None:
         raise RuntimeError("the test database is not configured")
     return make_app(states)
@@ -330,6 +330,10 @@ def test_cli_refuses_bad_jobs(tmp_path: Path, speed_app: str, jobs: str) -> None
     assert "--jobs" in outcome.output
 
 
+#: Two workers, one interaction per run: each worker gets runs.
+_TWO_WORKERS = ("--jobs", "2", "--chunk-size", "1")
+
+
 def test_cli_jobs_worker_dying_mid_run_is_an_error_not_a_usage_error(
     tmp_path: Path, speed_app: str
 ) -> None:
@@ -338,14 +342,7 @@ def test_cli_jobs_worker_dying_mid_run_is_an_error_not_a_usage_error(
     ]
     pact = hand_pact(tmp_path / "pact.json", dying)
 
-    done = _run_cli(
-        str(pact),
-        "--jobs",
-        "2",
-        "--chunk-size",
-        "1",
-        app="speed_app:create_crashing_app",
-    )
+    done = _run_cli(str(pact), *_TWO_WORKERS, app="speed_app:create_crashing_app")
 
     assert done.returncode == 1
     assert "worker process died during the run" in done.stderr
@@ -359,17 +356,12 @@ def test_cli_jobs_worker_that_cannot_build_the_app_is_a_usage_error(
 ) -> None:
     pact = hand_pact(tmp_path / "pact.json", _interactions(4))
 
-    done = _run_cli(
-        str(pact),
-        "--jobs",
-        "2",
-        "--chunk-size",
-        "1",
-        app="speed_app:create_app_failing_in_workers",
-    )
+    done = _run_cli(str(pact), *_TWO_WORKERS, app="speed_app:create_parent_only_app")
 
     assert done.returncode == 2
-    assert "could not start the app from 'speed_app:create_app" in done.stderr
+    assert "could not start the app from 'speed_app:create_parent_only_app'" in (
+        done.stderr
+    )
     assert "died during the run" not in done.stderr
 
 
