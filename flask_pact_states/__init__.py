@@ -24,6 +24,7 @@ from .errors import (
     StateBindingError,
     StateRegistrationError,
     VerificationSetupError,
+    WorkerDiedError,
 )
 from .extension import PactStates, get_app_states
 from .journal import StateChangeRecord
@@ -50,6 +51,7 @@ __all__ = [
     "StateRegistrationError",
     "VerificationResult",
     "VerificationSetupError",
+    "WorkerDiedError",
     "active_patch_count",
     "get_app_states",
     "mock_db",

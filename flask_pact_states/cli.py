@@ -29,8 +29,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from .broker import BrokerOptions, PublishOptions
-from .errors import PactSourceError, VerificationSetupError
-from .jobs import WorkerDiedError
+from .errors import PactSourceError, VerificationSetupError, WorkerDiedError
 from .mocking import active_patch_count
 from .plan import DEFAULT_CHUNK_SIZE
 from .results import VerificationResult

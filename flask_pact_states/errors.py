@@ -68,3 +68,15 @@ class VerificationSetupError(PactStatesError, RuntimeError):
 
     .. versionadded:: 0.1
     """
+
+
+class WorkerDiedError(PactStatesError, RuntimeError):
+    """A verification worker process ended while runs were under way.
+
+    The app started, then something ended the process (``os._exit`` or a
+    crash in native code, in a state handler or a view); the verification did
+    not finish. Unlike a worker that could not build the app, this is no
+    usage error.
+
+    .. versionadded:: 0.1
+    """

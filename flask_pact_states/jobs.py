@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .errors import PactStatesError, VerificationSetupError
+from .errors import PactStatesError, VerificationSetupError, WorkerDiedError
 from .journal import StateChangeRecord
 from .results import RunOutcome
 
@@ -36,18 +36,6 @@ if TYPE_CHECKING:
 #: How a worker gets its app: a Flask ``--app`` import string (e.g.
 #: ``"myapp.tests:create_test_app"``) or a picklable callable returning it.
 AppFactory = str | Callable[[], "Flask"]
-
-
-class WorkerDiedError(PactStatesError, RuntimeError):
-    """A verification worker process ended while runs were under way.
-
-    The app started, then something ended the process (``os._exit`` or a
-    crash in native code, in a state handler or a view); the verification did
-    not finish. Unlike a worker that could not build the app, this is no
-    usage error.
-
-    .. versionadded:: 0.1
-    """
 
 
 #: The worker process's served app: target, and the list records go to.
