@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,22 +17,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from flask import Flask
-from pact import Pact, Verifier
-from werkzeug.serving import make_server
 
 # ``--import-mode=importlib`` keeps tests/ off sys.path; the stub is a plain
 # module beside this file.
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from broker_stub import (  # noqa: E402
+from broker_stub import (
     BrokerStub,
     Fault,
     RecordedRequest,
     StubPact,
 )
+from flask import Flask
+from pact import Pact, Verifier
+from werkzeug.serving import make_server
 
 # The verifier sends usage events over the network unless told not to.
 os.environ.setdefault("PACT_DO_NOT_TRACK", "true")

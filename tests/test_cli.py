@@ -17,18 +17,13 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from broker_stub import BrokerStub
 from flask import Flask
 from flask.testing import FlaskCliRunner
+from verify_helpers import hand_pact, http_interaction
 
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from broker_stub import BrokerStub  # noqa: E402
-from verify_helpers import hand_pact, http_interaction  # noqa: E402
-
-from flask_pact_states import PactStates  # noqa: E402
-from flask_pact_states.cli import (  # noqa: E402
+from flask_pact_states import PactStates
+from flask_pact_states.cli import (
     ProgressCounter,
     pact_states_group,
     pact_verify_command,

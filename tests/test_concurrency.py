@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import sys
 import threading
 import time
 import types
@@ -32,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from flask import Flask
+from serving_helpers import served
 
 from flask_pact_states import (
     PactStates,
@@ -39,13 +38,6 @@ from flask_pact_states import (
     get_app_states,
     mock_db,
 )
-
-# --import-mode=importlib keeps tests/ (and the helpers) off sys.path.
-_HERE = os.path.dirname(__file__)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from serving_helpers import served  # noqa: E402
 
 URL: Final = "/_pact/provider_states"
 THREADS: Final = 8

@@ -30,9 +30,7 @@ from __future__ import annotations
 import datetime
 import http.client
 import json
-import os
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,6 +39,7 @@ from typing import Any, Final
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from serving_helpers import DB, ORIGINAL_ORDERS, ORIGINAL_USERS, served
 from werkzeug.test import TestResponse
 
 from flask_pact_states import (
@@ -50,13 +49,6 @@ from flask_pact_states import (
     get_app_states,
     mock_db,
 )
-
-# --import-mode=importlib keeps tests/ (and the helpers) off sys.path.
-_HERE = os.path.dirname(__file__)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from serving_helpers import DB, ORIGINAL_ORDERS, ORIGINAL_USERS, served  # noqa: E402
 
 URL: Final = "/_pact/provider_states"
 

@@ -24,8 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +35,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from serving_helpers import DB, ORIGINAL_ORDERS, ORIGINAL_USERS
 from werkzeug.test import TestResponse
 
 from flask_pact_states import PactStates, active_patch_count, mock_db
@@ -46,13 +45,6 @@ from flask_pact_states.wire import (
     StateChange,
     parse_state_changes,
 )
-
-# --import-mode=importlib keeps tests/ (and the helpers) off sys.path.
-_HERE = os.path.dirname(__file__)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from serving_helpers import DB, ORIGINAL_ORDERS, ORIGINAL_USERS  # noqa: E402
 
 URL: Final = "/_pact/provider_states"
 

@@ -8,7 +8,6 @@ After each path the patched globals must be the very objects they were before
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import types
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -21,6 +20,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from pact import Verifier, generate
 from pact.match.matcher import GenericMatcher
+from serving_helpers import served
+from verify_helpers import Call, record_pact
 from werkzeug.test import TestResponse
 
 from flask_pact_states import (
@@ -30,14 +31,6 @@ from flask_pact_states import (
     patch,
 )
 from flask_pact_states.truststore import minimal_trust_store
-
-# --import-mode=importlib keeps tests/ (and the helpers) off sys.path.
-_HERE = os.path.dirname(__file__)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from serving_helpers import served  # noqa: E402
-from verify_helpers import Call, record_pact  # noqa: E402
 
 URL = "/_pact/provider_states"
 DB = "fps_lc.DB"

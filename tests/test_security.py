@@ -28,23 +28,16 @@ import io
 import os
 import pkgutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
 import pytest
 from flask import Flask
+from serving_helpers import served
 from werkzeug.test import TestResponse
 
 from flask_pact_states import PactStates, PactStatesNotEnabledError, get_app_states
-
-# --import-mode=importlib keeps tests/ (and the helpers) off sys.path.
-_HERE = os.path.dirname(__file__)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from serving_helpers import served  # noqa: E402
 
 URL: Final = "/_pact/provider_states"
 TOKEN: Final = "s3cret-token"

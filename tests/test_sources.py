@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from verify_helpers import Call, hand_pact, http_interaction, record_pact
 
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from verify_helpers import Call, hand_pact, http_interaction, record_pact  # noqa: E402
-
-from flask_pact_states import PactSourceError  # noqa: E402
-from flask_pact_states.registry import StateRegistry  # noqa: E402
-from flask_pact_states.sources import (  # noqa: E402
+from flask_pact_states import PactSourceError
+from flask_pact_states.registry import StateRegistry
+from flask_pact_states.sources import (
     HTTP_INTERACTION,
     PactState,
     check_coverage,

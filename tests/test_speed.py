@@ -15,17 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from verify_helpers import hand_pact, http_interaction
 
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from verify_helpers import hand_pact, http_interaction  # noqa: E402
-
-from flask_pact_states import active_patch_count  # noqa: E402
-from flask_pact_states.results import VerificationResult  # noqa: E402
-from flask_pact_states.truststore import CERTIFICATE, minimal_trust_store  # noqa: E402
-from flask_pact_states.verify import verify  # noqa: E402
+from flask_pact_states import active_patch_count
+from flask_pact_states.results import VerificationResult
+from flask_pact_states.truststore import CERTIFICATE, minimal_trust_store
+from flask_pact_states.verify import verify
 
 #: Every speed-up off: the reference the others must match.
 _PLAIN: dict[str, Any] = {"minimal_trust_store": False, "chunk_size": 0, "jobs": 1}
@@ -97,7 +92,8 @@ def speed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (directory / "speed_app.py").write_text(_APP_MODULE, encoding="utf-8")
     with pytest.MonkeyPatch.context() as patcher:
         # Spawned workers import both through the parent's sys.path.
-        patcher.setattr(sys, "path", [str(directory), _HERE, *sys.path])
+        here = os.path.dirname(__file__)
+        patcher.setattr(sys, "path", [str(directory), here, *sys.path])
         yield "speed_app:create_app"
         sys.modules.pop("speed_app", None)
 

@@ -5,26 +5,20 @@ scopes, injected values, tokens, filters, output formats and broker sources."""
 from __future__ import annotations
 
 import json
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import verify_helpers
+from broker_stub import BrokerStub, Fault, StubPact
 from flask import Flask
 from pact import generate
 from pact.match.matcher import GenericMatcher
+from verify_helpers import Call, hand_pact, http_interaction, make_app, record_pact
 
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-import verify_helpers  # noqa: E402
-from broker_stub import BrokerStub, Fault, StubPact  # noqa: E402
-from verify_helpers import Call, hand_pact, http_interaction, make_app, record_pact  # noqa: E402
-
-from flask_pact_states import (  # noqa: E402
+from flask_pact_states import (
     PactSourceError,
     PactStates,
     StateChangeRecord,
@@ -33,9 +27,9 @@ from flask_pact_states import (  # noqa: E402
     get_app_states,
     mock_db,
 )
-from flask_pact_states.broker import BrokerOptions, PublishOptions  # noqa: E402
-from flask_pact_states.results import group_records, pair_records  # noqa: E402
-from flask_pact_states.verify import verify  # noqa: E402
+from flask_pact_states.broker import BrokerOptions, PublishOptions
+from flask_pact_states.results import group_records, pair_records
+from flask_pact_states.verify import verify
 
 USER_STATE = "user {user_id:int} exists"
 
