@@ -86,10 +86,6 @@ class Journal:
     def __len__(self) -> int:
         return len(self._records)
 
-    def clear(self) -> None:
-        """Forget the kept records (listeners stay)."""
-        self._records.clear()
-
 
 def _log(record: StateChangeRecord) -> None:
     if record.failed:

@@ -70,6 +70,7 @@ def mock_db(
 
     .. versionadded:: 0.1
     """
+    owner, attribute = _resolve(target)  # a bad target fails before any mock
     replacement = _DictMock(dict(data or {}), name=_describe(target))
     for key in configure:
         # A side effect hides return_value, so a configured return value must
@@ -78,7 +79,7 @@ def mock_db(
         if head in _MAPPING_METHODS and rest == "return_value":
             getattr(replacement, head).side_effect = None
     replacement.configure_mock(**configure)
-    _install(target, replacement)
+    _install(owner, attribute, replacement)
     return replacement
 
 
@@ -98,8 +99,8 @@ def patch(target: Target, new: Any = mock.DEFAULT, /, **configure: Any) -> Any:
 
     .. versionadded:: 0.1
     """
+    owner, attribute = _resolve(target)
     if new is mock.DEFAULT:
-        owner, attribute = _resolve(target)
         original = getattr(owner, attribute)
         if isinstance(original, mock.NonCallableMock):
             msg = (
@@ -112,7 +113,7 @@ def patch(target: Target, new: Any = mock.DEFAULT, /, **configure: Any) -> Any:
     elif configure:
         msg = "patch() takes configure keywords only when it creates the mock."
         raise TypeError(msg)
-    return _install(target, new)
+    return _install(owner, attribute, new)
 
 
 def override_config(
@@ -145,8 +146,7 @@ def active_patch_count() -> int:
     return _active
 
 
-def _install(target: Target, replacement: Any) -> Any:
-    owner, attribute = _resolve(target)
+def _install(owner: object, attribute: str, replacement: Any) -> Any:
     # Inside a state the state undoes the patch, and the app's own `with` on
     # the replacement (`with conn:`) must keep the mock's behaviour.
     wire_with = current_scope() is None and _supports_with(replacement)

@@ -197,8 +197,6 @@ class RunOutcome:
     results: Mapping[str, Any]
     output: str
     records: Sequence[StateChangeRecord]
-    #: Whether ``Verifier.verify()`` raised (it does for any failure).
-    raised: bool = False
     #: Why publishing results to the broker failed; the verifier only logs it.
     publish_errors: tuple[str, ...] = ()
 

@@ -193,8 +193,6 @@ class AppStates:
         return Answer(200, {})
 
     def _missing(self, change: StateChange, started: float) -> Answer:
-        known = self.registry.known_names(change.consumer)
-        stub = handler_stub(change.state, change.params, change.consumer)
         by = f" from consumer {change.consumer!r}" if change.consumer else ""
         message = f"No handler is registered for state {change.state!r}{by}."
         warn = self.settings.missing == "warn"
@@ -211,6 +209,8 @@ class AppStates:
             self._record(change, "ignored", 200, started, error_message=message)
             return Answer(200, {})
         self._record(change, "missing", 404, started, error_message=message)
+        known = self.registry.known_names(change.consumer)
+        stub = handler_stub(change.state, change.params, change.consumer)
         return Answer(
             404,
             {

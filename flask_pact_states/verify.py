@@ -246,24 +246,20 @@ def execute_run(
     except (ValueError, TypeError) as error:
         msg = f"The verifier refused the options of run {run.label!r}: {error}"
         raise VerificationSetupError(msg) from None
-    raised = False
     publishing = plan.publish is not None and run.broker is not None
     with (
         silencer.silenced() if silencer else _nothing(),
         _PublishErrors.caught() if publishing else _nothing() as publish_errors,
+        # Raised for any failed interaction too; the results say which.
+        suppress(RuntimeError),
     ):
-        try:
-            verifier.verify()
-        except RuntimeError:
-            # Raised for any failed interaction too; the results say which.
-            raised = True
+        verifier.verify()
     return RunOutcome(
         run=run,
         results=verifier.results,
         # A str subclass holding FFI memory: copy it, so outcomes pickle.
         output=str(verifier.output(strip_ansi=True)),
         records=records,
-        raised=raised,
         publish_errors=tuple(publish_errors.messages) if publish_errors else (),
     )
 
