@@ -112,6 +112,16 @@ def test_cli_verify_writes_junit_and_json(
             ],
             "is not valid JSON",
         ),
+        (
+            [
+                "web.json",
+                "--broker-url",
+                "http://b",
+                "--consumer-version-selector",
+                "[]",
+            ],
+            "must be a JSON object",
+        ),
         (["web.json", "--description", "("], "not a regular expression"),
         (["web.json", "--junit", "no/dir/junit.xml"], "'no/dir' does not exist"),
         (
