@@ -167,7 +167,7 @@ def test_mock_db_reads_like_a_dict(db: MagicMock) -> None:
     assert 3 not in db
     assert len(db) == 2
     assert bool(db)
-    assert list(db) == [1, 2]
+    assert list(db) == list(db) == [1, 2]  # a fresh iterator each time
     assert list(db.keys()) == [1, 2]
     assert list(db.values()) == ["Ann", "Bob"]
     assert list(db.items()) == [(1, "Ann"), (2, "Bob")]
@@ -235,9 +235,10 @@ def test_mock_db_configure_sets_attributes(fake: FakeDbModule) -> None:
         ({"__getitem__.return_value": "X"}, lambda db: db[99] == "X"),
         ({"__contains__.return_value": True}, lambda db: 99 in db),
         ({"keys.return_value": ["k"]}, lambda db: db.keys() == ["k"]),
+        ({"__iter__.return_value": ["k"]}, lambda db: list(db) == ["k"] == list(db)),
         ({"get.side_effect": KeyError("no")}, lambda db: _raises(db.get, KeyError)),
     ],
-    ids=["len", "get", "getitem", "contains", "keys", "side_effect"],
+    ids=["len", "get", "getitem", "contains", "keys", "iter", "side_effect"],
 )
 def test_mock_db_configure_wins_over_dict_behaviour(
     fake: FakeDbModule, configure: dict[str, Any], check: Callable[[Any], bool]
