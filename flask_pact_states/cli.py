@@ -139,6 +139,15 @@ def _broker_options(func: Any) -> Any:
     " PACT_STATES_MINIMAL_TRUST_STORE].",
 )
 @click.option(
+    "--direct-state-calls/--app-state-calls",
+    "direct_state_calls",
+    default=None,
+    help="Answer the verifier's state calls directly, in an app context,"
+    " or send them through the app's request handling (its before_request"
+    " hooks and WSGI middleware see them; slower) [default: direct, or"
+    " PACT_STATES_DIRECT_STATE_CALLS].",
+)
+@click.option(
     "--chunk-size",
     type=click.IntRange(min=0),
     default=DEFAULT_CHUNK_SIZE,
@@ -211,6 +220,7 @@ def _verify_arguments(options: dict[str, Any]) -> dict[str, Any]:
         "state": options["state"],
         "request_timeout": options["request_timeout"],
         "minimal_trust_store": options["minimal_trust_store"],
+        "direct_state_calls": options["direct_state_calls"],
         "chunk_size": options["chunk_size"],
         **_jobs(options["jobs"]),
         "broker": _broker(options),

@@ -22,7 +22,7 @@ from .mocking import active_patch_count
 
 #: Show progress only for runs at least this long (interactions).
 _PROGRESS_FROM: Final = 20
-_LOGGERS: Final = ("flask_pact_states", "pact")
+_LOGGERS: Final = ("flask_pact_states", "pact", "waitress")
 
 
 def _exit_interrupted() -> NoReturn:

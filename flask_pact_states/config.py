@@ -34,6 +34,11 @@ LOCK_TIMEOUT: Final = "PACT_STATES_LOCK_TIMEOUT"
 #: (see :mod:`flask_pact_states.truststore`); the ``verify()`` argument and
 #: the CLI flag win over it.
 MINIMAL_TRUST_STORE: Final = "PACT_STATES_MINIMAL_TRUST_STORE"
+#: Let the runner answer the verifier's state calls directly, in an app
+#: context, rather than through the app's request handling (``before_request``
+#: hooks, WSGI middleware); see :class:`flask_pact_states.views.DirectStateCalls`.
+#: The ``verify()`` argument and the CLI flag win over it.
+DIRECT_STATE_CALLS: Final = "PACT_STATES_DIRECT_STATE_CALLS"
 
 TOKEN_HEADER: Final = "X-Pact-States-Token"
 MISSING_MODES: Final = frozenset({"error", "warn"})
@@ -51,4 +56,5 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     # hung handler gets a clear answer before the verifier gives up on it.
     LOCK_TIMEOUT: 4.0,
     MINIMAL_TRUST_STORE: True,
+    DIRECT_STATE_CALLS: True,
 }

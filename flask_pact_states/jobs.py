@@ -68,9 +68,12 @@ def execute_parallel(
     plan: VerificationPlan,
     factory: AppFactory,
     jobs: int,
+    direct_state_calls: bool,
     progress: Progress | None = None,
 ) -> list[RunOutcome]:
     """Execute the plan's runs in ``jobs`` spawned processes, in plan order.
+
+    :param direct_state_calls: as for :func:`~.verify.verify`.
 
     :raises VerificationSetupError: when a worker cannot build or serve the app.
     :raises WorkerDiedError: when a worker process ends during the run.
@@ -85,7 +88,7 @@ def execute_parallel(
         jobs,
         mp_context=context,
         initializer=_start_worker,
-        initargs=(factory, started, failed),
+        initargs=(factory, direct_state_calls, started, failed),
     )
     try:
         futures = {
@@ -147,19 +150,21 @@ def _collect(
     return outcomes
 
 
-def _start_worker(factory: AppFactory, started: Event, failed: Event) -> None:
+def _start_worker(
+    factory: AppFactory, direct_state_calls: bool, started: Event, failed: Event
+) -> None:
     """Build and serve this worker's app until the process ends."""
     try:
-        _serve_worker_app(factory)
+        _serve_worker_app(factory, direct_state_calls)
     except BaseException:
         failed.set()
         raise
     started.set()
 
 
-def _serve_worker_app(factory: AppFactory) -> None:
+def _serve_worker_app(factory: AppFactory, direct_state_calls: bool) -> None:
     from .serving import serve
-    from .verify import Target, _app_states
+    from .verify import Target, _app_states, served_app
 
     app = load_app(factory)
     states = _app_states(app)
@@ -169,7 +174,8 @@ def _serve_worker_app(factory: AppFactory) -> None:
     os.dup2(devnull, 1)
     os.close(devnull)
     stack = ExitStack()
-    base_url = stack.enter_context(serve(app))
+    wsgi_app = served_app(app, direct_state_calls=direct_state_calls)
+    base_url = stack.enter_context(serve(wsgi_app))
     records: list[StateChangeRecord] = []
     stack.enter_context(states.journal.listen(records.append))
     target = Target(base_url, states.settings.url, states.settings.token)

@@ -1,115 +1,80 @@
-"""The runner's WSGI server: werkzeug, with a few long-lived request threads.
+"""The runner's WSGI server: waitress on 127.0.0.1, in a thread.
 
 The verifier opens a new connection for every request (three per interaction
-with states and teardown), and werkzeug's threaded server starts a thread for
-each. Handing connections to a few threads started once instead made a
-1,000-interaction run about a quarter faster (benchmarks/fast.py). A
-single-threaded server is as fast but worse when a handler hangs: every
-later request would queue behind it, where these spare threads let the
-next state change answer "busy" (``PACT_STATES_LOCK_TIMEOUT``).
+with states and teardown; keep-alive is never used, measured), so what a
+request costs the server matters more than anything a connection could
+share. waitress parses requests and writes answers for about half what
+werkzeug's development server spends (a Flask app behind each: about a
+tenth of a whole verification, benchmarks/fast.py), and is pure Python with
+no dependencies of its own.
 
-A keep-alive server (werkzeug with HTTP/1.1, waitress, cheroot) saves
-nothing here: the verifier builds a new HTTP client, hence a new
-connection, for every interaction (measured: within noise).
-
-The threads are daemons, so a hung handler never blocks the process's exit.
+Requests run on ``POOL_SIZE`` daemon threads. The verifier sends one request
+at a time; the spare threads answer the calls that arrive while a handler
+hangs, so that the next state change can answer "busy"
+(``PACT_STATES_LOCK_TIMEOUT``), and a hung handler never blocks the
+process's exit.
 """
 
 from __future__ import annotations
 
-import queue
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
+from waitress import wasyncore
 
 if TYPE_CHECKING:
-    from flask import Flask
+    from _typeshed.wsgi import WSGIApplication
+    from waitress.server import TcpWSGIServer
 
 T = TypeVar("T")
 
-#: Request threads. The verifier sends one request at a time; the others
-#: serve the calls that arrive while a handler hangs.
+#: Request threads: one for the verifier, spares for when a handler hangs.
 POOL_SIZE: Final = 4
-#: How long closing the server waits for each request thread.
-_JOIN_TIMEOUT: Final = 1.0
-
-
-class QuietRequestHandler(WSGIRequestHandler):
-    """No access log: the report says what happened."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class PooledWSGIServer(BaseWSGIServer):
-    """A werkzeug server whose requests run on ``POOL_SIZE`` daemon threads."""
-
-    multithread = True
-
-    def __init__(self, host: str, port: int, app: Any) -> None:
-        super().__init__(host, port, app, QuietRequestHandler)
-        self._requests: queue.SimpleQueue[tuple[socket.socket, Any] | None] = (
-            queue.SimpleQueue()
-        )
-        self._threads = [
-            threading.Thread(
-                target=self._work, name=f"pact-verify-request-{n}", daemon=True
-            )
-            for n in range(POOL_SIZE)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        self._requests.put((request, client_address))
-
-    def _work(self) -> None:
-        while (item := self._requests.get()) is not None:
-            request, client_address = item
-            try:
-                self.finish_request(request, client_address)
-            except BaseException:  # pytest.fail() in a handler must not end a thread
-                self.handle_error(request, client_address)
-            finally:
-                self.shutdown_request(request)
-
-    def server_close(self) -> None:
-        """Close the socket and end the threads (a hung one is left behind)."""
-        super().server_close()
-        for _ in self._threads:
-            self._requests.put(None)
-        for thread in self._threads:
-            thread.join(_JOIN_TIMEOUT)
+#: How long stopping the server waits for the request threads.
+_JOIN_TIMEOUT: Final = 1
 
 
 @contextmanager
-def serve(app: Flask) -> Iterator[str]:
+def serve(app: WSGIApplication) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1, port 0, in a thread; yield its base URL.
+
+    The server and its request threads are stopped on the way out (a thread
+    stuck in a hung handler is left behind; it is a daemon).
 
     .. versionadded:: 0.1
     """
-    server = PooledWSGIServer("127.0.0.1", 0, app)
-    thread = threading.Thread(
-        target=server.serve_forever,
-        # shutdown() waits up to one poll interval; the default is 0.5 s.
-        kwargs={"poll_interval": 0.05},
-        name="pact-verify-server",
-        daemon=True,
+    from waitress.server import TcpWSGIServer
+
+    server = TcpWSGIServer(
+        app,
+        host="127.0.0.1",
+        port=0,
+        threads=POOL_SIZE,
+        # Pass X-Forwarded-* request headers to the app untouched, as the
+        # pact has them (no proxy sits in front of this server).
+        clear_untrusted_proxy_headers=False,
+        # poll(), not select(): no limit on descriptor numbers.
+        asyncore_use_poll=True,
     )
+    thread = threading.Thread(target=server.run, name="pact-verify-server", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.port}"
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        _stop(server, thread)
+
+
+def _stop(server: TcpWSGIServer, thread: threading.Thread) -> None:
+    # waitress's loop is not thread-safe: its own thread closes every socket
+    # it watches (a thunk run when the trigger is pulled), and then ends,
+    # having nothing left to watch.
+    socket_map = server._map  # type: ignore[attr-defined]
+    trigger: Any = server.trigger  # a trigger object, not the stubs' int
+    trigger.pull_trigger(lambda: wasyncore.close_all(socket_map))
+    thread.join()
+    server.task_dispatcher.shutdown(cancel_pending=True, timeout=_JOIN_TIMEOUT)
 
 
 def run_in_worker(func: Callable[[], T]) -> T:

@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from . import truststore
 from .broker import BrokerOptions, PublishOptions, configure_broker
-from .config import MINIMAL_TRUST_STORE
+from .config import DIRECT_STATE_CALLS, MINIMAL_TRUST_STORE
 from .errors import VerificationSetupError
 from .extension import get_app_states
 from .jobs import AppFactory, execute_parallel, resolve_jobs
@@ -37,8 +37,10 @@ from .journal import StateChangeRecord
 from .plan import DEFAULT_CHUNK_SIZE, VerificationPlan, VerifierRun, build_plan
 from .results import RunOutcome, VerificationResult, build_result
 from .serving import run_in_worker, serve
+from .views import DirectStateCalls
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
     from flask import Flask
     from pact import Verifier
 
@@ -54,6 +56,7 @@ __all__ = [
     "execute_run",
     "run_in_worker",
     "serve",
+    "served_app",
     "verify",
 ]
 
@@ -75,6 +78,7 @@ def verify(
     request_timeout: float = 5.0,
     progress: Progress | None = None,
     minimal_trust_store: bool | None = None,
+    direct_state_calls: bool | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     jobs: int | str = 1,
     app_factory: AppFactory | None = None,
@@ -112,6 +116,13 @@ def verify(
         system's for every interaction (see :mod:`.truststore`; it changes
         process-wide environment variables during the run). ``None`` reads
         ``PACT_STATES_MINIMAL_TRUST_STORE`` (default on).
+    :param direct_state_calls: answer the verifier's state calls in an app
+        context in front of the app (:class:`~.views.DirectStateCalls`),
+        skipping the app's request handling: its ``before_request`` hooks and
+        WSGI middleware never see them, and handlers cannot use
+        :data:`~flask.request`. ``False`` sends them through the app, as an
+        outside verifier would. ``None`` reads
+        ``PACT_STATES_DIRECT_STATE_CALLS`` (default on).
     :param chunk_size: verify a local pact of more interactions than this as
         several verifier runs of at most this many, merged into one result
         (the verifier's time grows with the square of a run's size); ``0``
@@ -149,15 +160,25 @@ def verify(
         )
         if minimal_trust_store is None:
             minimal_trust_store = bool(app.config.get(MINIMAL_TRUST_STORE, True))
+        if direct_state_calls is None:
+            direct_state_calls = bool(app.config.get(DIRECT_STATE_CALLS, True))
         trust = minimal_trust_store and not plan.needs_tls
         workers = min(resolve_jobs(jobs), len(plan.runs))
         with truststore.minimal_trust_store(trust):
             if workers > 1:
                 factory = _factory(app_factory, jobs)
-                outcomes = execute_parallel(plan, factory, workers, progress)
+                outcomes = execute_parallel(
+                    plan, factory, workers, direct_state_calls, progress
+                )
             else:
-                outcomes = _execute_plan(app, states, plan, progress)
+                wsgi_app = served_app(app, direct_state_calls=direct_state_calls)
+                outcomes = _execute_plan(wsgi_app, states, plan, progress)
     return build_result(plan, outcomes, states.registry)
+
+
+def served_app(app: Flask, *, direct_state_calls: bool) -> WSGIApplication:
+    """What the runner serves: ``app``, behind the direct door for state calls."""
+    return DirectStateCalls(app) if direct_state_calls else app
 
 
 def _factory(app_factory: AppFactory | None, jobs: int | str) -> AppFactory:
@@ -198,7 +219,10 @@ class Target:
 
 
 def _execute_plan(
-    app: Flask, states: AppStates, plan: VerificationPlan, progress: Progress | None
+    app: WSGIApplication,
+    states: AppStates,
+    plan: VerificationPlan,
+    progress: Progress | None,
 ) -> list[RunOutcome]:
     collector = _Collector(plan.expected, progress)
     silencer = _StdoutSilencer()

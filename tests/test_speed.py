@@ -23,14 +23,20 @@ from flask_pact_states.truststore import CERTIFICATE, minimal_trust_store
 from flask_pact_states.verify import verify
 
 #: Every speed-up off: the reference the others must match.
-_PLAIN: dict[str, Any] = {"minimal_trust_store": False, "chunk_size": 0, "jobs": 1}
+_PLAIN: dict[str, Any] = {
+    "minimal_trust_store": False,
+    "direct_state_calls": False,
+    "chunk_size": 0,
+    "jobs": 1,
+}
 _SPEED_UPS: list[dict[str, Any]] = [
     {"minimal_trust_store": True},
+    {"direct_state_calls": True},
     {"chunk_size": 4},
     {"chunk_size": 1},
-    {"minimal_trust_store": True, "chunk_size": 7},
+    {"minimal_trust_store": True, "direct_state_calls": True, "chunk_size": 7},
     {"chunk_size": 4, "jobs": 2},
-    {"chunk_size": 2, "jobs": "auto"},
+    {"direct_state_calls": True, "chunk_size": 2, "jobs": "auto"},
 ]
 
 
@@ -300,7 +306,10 @@ def test_cli_jobs_and_chunks_print_the_same_report(
     tmp_path: Path, speed_app: str
 ) -> None:
     pact = hand_pact(tmp_path / "pact.json", _interactions(12))
-    plain = ("--jobs", "1", "--chunk-size", "0", "--system-trust-store")
+    plain = (
+        *("--jobs", "1", "--chunk-size", "0"),
+        *("--system-trust-store", "--app-state-calls"),
+    )
 
     expected = _cli(tmp_path, pact, "plain", *plain)
     fast = _cli(tmp_path, pact, "fast", "--jobs", "2", "--chunk-size", "3")

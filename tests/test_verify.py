@@ -233,6 +233,38 @@ def test_verify_sends_the_app_token(tmp_path: Path, states: PactStates) -> None:
     assert outcomes == {"ok"}
 
 
+@pytest.mark.parametrize(
+    ("config", "argument", "state_calls_seen"),
+    [
+        ({}, None, 0),
+        ({"PACT_STATES_DIRECT_STATE_CALLS": False}, None, 6),
+        ({"PACT_STATES_DIRECT_STATE_CALLS": False}, True, 0),
+        ({}, False, 6),
+    ],
+    ids=["default", "config-off", "argument-wins", "argument-off"],
+)
+def test_verify_state_calls_skip_the_app_request_hooks_unless_told(
+    states: PactStates,
+    users_pact: Path,
+    config: dict[str, Any],
+    argument: bool | None,
+    state_calls_seen: int,
+) -> None:
+    from flask import request
+
+    _register_users(states)
+    app = make_app(states, **config)
+    paths: list[str] = []
+    app.before_request(lambda: paths.append(request.path))
+
+    result = verify(app, users_pact, direct_state_calls=argument)
+
+    assert result.passed, result.report()
+    state_url = app.config["PACT_STATES_URL"]
+    assert paths.count(state_url) == state_calls_seen  # setup and teardown each
+    assert [p for p in paths if p != state_url] == ["/users/1", "/users/2", "/ping"]
+
+
 def test_verify_refuses_an_app_without_pact_states(users_pact: Path) -> None:
     with pytest.raises(VerificationSetupError, match=r"Call states\.init_app\(app\)"):
         verify(Flask("bare"), users_pact)

@@ -1,33 +1,67 @@
-"""The state-change endpoint through the Flask test client: answers and refusals."""
+"""The state-change endpoint through the Flask test client: answers and refusals.
+
+Every test that takes ``client`` runs through both doors: the blueprint's
+view (as any verifier calls it) and :class:`DirectStateCalls` (the runner's
+door in front of the app). Their answers must not differ.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
+from flask import Flask, current_app, g, request
+from werkzeug.test import Client, TestResponse
 
 from flask_pact_states import PactStates
+from flask_pact_states.views import DirectStateCalls
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 URL = "/_pact/provider_states"
 
 
-def post(client: FlaskClient, body: Any = None, **kwargs: Any) -> TestResponse:
+@pytest.fixture(params=["app", "direct"])
+def door(request: pytest.FixtureRequest) -> str:
+    """Through the app's blueprint, or the runner's direct door."""
+    return str(request.param)
+
+
+class _DirectClient(Client):
+    """A werkzeug test client calling from 127.0.0.1, as Flask's does."""
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        kwargs.setdefault("environ_base", {"REMOTE_ADDR": "127.0.0.1"})
+        return super().open(*args, **kwargs)
+
+
+def door_client(app: Flask, door: str) -> Client:
+    if door == "app":
+        return app.test_client()
+    return _DirectClient(DirectStateCalls(app), TestResponse)
+
+
+@pytest.fixture
+def client(app: Flask, door: str) -> Client:
+    return door_client(app, door)
+
+
+def post(client: Client, body: Any = None, **kwargs: Any) -> TestResponse:
     if body is not None:
         kwargs["json"] = body
     return client.post(URL, **kwargs)
 
 
-def setup(client: FlaskClient, state: str, **params: Any) -> TestResponse:
+def setup(client: Client, state: str, **params: Any) -> TestResponse:
     return post(client, {"action": "setup", "state": state, "params": params})
 
 
 def test_setup_calls_handler_with_params(
-    states: PactStates, app: Flask, client: FlaskClient
+    states: PactStates, app: Flask, client: Client
 ) -> None:
     calls: list[dict[str, Any]] = []
 
@@ -42,7 +76,7 @@ def test_setup_calls_handler_with_params(
 
 
 def test_setup_answers_with_returned_dict(
-    states: PactStates, app: Flask, client: FlaskClient
+    states: PactStates, app: Flask, client: Client
 ) -> None:
     @states.register("a user exists")
     def user_exists() -> dict[str, int]:
@@ -51,9 +85,7 @@ def test_setup_answers_with_returned_dict(
     assert setup(client, "a user exists").get_json() == {"user_id": 42}
 
 
-def test_setup_async_handler(
-    states: PactStates, app: Flask, client: FlaskClient
-) -> None:
+def test_setup_async_handler(states: PactStates, app: Flask, client: Client) -> None:
     @states.register("async state")
     async def async_state(x: int) -> dict[str, int]:
         return {"doubled": x * 2}
@@ -61,7 +93,7 @@ def test_setup_async_handler(
     assert setup(client, "async state", x=4).get_json() == {"doubled": 8}
 
 
-def test_setup_query_mode(states: PactStates, app: Flask, client: FlaskClient) -> None:
+def test_setup_query_mode(states: PactStates, app: Flask, client: Client) -> None:
     seen: list[Any] = []
 
     @states.register("user {name} exists")
@@ -76,7 +108,7 @@ def test_setup_query_mode(states: PactStates, app: Flask, client: FlaskClient) -
 
 
 def test_setup_consumer_scoped_handler_via_url(
-    states: PactStates, app: Flask, client: FlaskClient
+    states: PactStates, app: Flask, client: Client
 ) -> None:
     seen: list[str] = []
     states.register("s")(lambda: seen.append("shared"))
@@ -87,7 +119,7 @@ def test_setup_consumer_scoped_handler_via_url(
 
 
 def test_setup_pactman_states_list_merges_answers(
-    states: PactStates, app: Flask, client: FlaskClient
+    states: PactStates, app: Flask, client: Client
 ) -> None:
     states.register("a")(lambda: {"a": 1})
     states.register("b {n:int}")(lambda n: {"b": n})
@@ -99,7 +131,7 @@ def test_setup_pactman_states_list_merges_answers(
     assert post(client, body).get_json() == {"a": 1, "b": 2}
 
 
-def test_empty_state_is_always_ok(app: Flask, client: FlaskClient) -> None:
+def test_empty_state_is_always_ok(app: Flask, client: Client) -> None:
     response = setup(client, "")
     assert response.status_code == 200
     assert response.get_json() == {}
@@ -108,7 +140,7 @@ def test_empty_state_is_always_ok(app: Flask, client: FlaskClient) -> None:
 
 
 def test_trailing_slash_is_tolerated(
-    states: PactStates, app: Flask, client: FlaskClient
+    states: PactStates, app: Flask, client: Client
 ) -> None:
     states.register("s")(lambda: {"ok": True})
     response = client.post(URL + "/", json={"state": "s"})
@@ -117,7 +149,7 @@ def test_trailing_slash_is_tolerated(
 
 
 def test_unknown_state_answers_404_with_help(
-    states: PactStates, app: Flask, client: FlaskClient
+    states: PactStates, app: Flask, client: Client
 ) -> None:
     states.register("user 123 exists")(lambda: None)
     response = post(
@@ -149,7 +181,7 @@ def test_unknown_state_warn_mode_answers_200(
 
 
 def test_failing_handler_answers_422_with_traceback(
-    states: PactStates, app: Flask, client: FlaskClient
+    states: PactStates, app: Flask, client: Client
 ) -> None:
     @states.register("broken")
     def broken() -> None:
@@ -166,7 +198,7 @@ def test_failing_handler_answers_422_with_traceback(
 
 
 def test_binding_error_answers_422_naming_argument(
-    states: PactStates, app: Flask, client: FlaskClient
+    states: PactStates, app: Flask, client: Client
 ) -> None:
     states.register("needs id")(lambda user_id: None)
     response = setup(client, "needs id", other=1)
@@ -176,7 +208,7 @@ def test_binding_error_answers_422_naming_argument(
 
 @pytest.mark.parametrize("value", [[1, 2], "text", {"when": object()}])
 def test_bad_return_value_answers_422(
-    states: PactStates, app: Flask, client: FlaskClient, value: Any
+    states: PactStates, app: Flask, client: Client, value: Any
 ) -> None:
     states.register("bad return")(lambda: value)
     response = setup(client, "bad return")
@@ -196,7 +228,7 @@ def test_bad_return_value_answers_422(
     ],
 )
 def test_malformed_request_answers_400(
-    app: Flask, client: FlaskClient, kwargs: dict[str, Any], message: str
+    app: Flask, client: Client, kwargs: dict[str, Any], message: str
 ) -> None:
     response = client.post(URL, **kwargs)
     assert response.status_code == 400
@@ -206,16 +238,14 @@ def test_malformed_request_answers_400(
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
-def test_other_methods_answer_405_json(
-    app: Flask, client: FlaskClient, method: str
-) -> None:
+def test_other_methods_answer_405_json(app: Flask, client: Client, method: str) -> None:
     response = client.open(URL, method=method)
     assert response.status_code == 405
     assert response.get_json()["error"] == "method_not_allowed"
 
 
 def test_remote_caller_is_refused(
-    states: PactStates, app: Flask, client: FlaskClient
+    states: PactStates, app: Flask, client: Client
 ) -> None:
     states.register("s")(lambda: None)
     response = client.post(
@@ -227,7 +257,7 @@ def test_remote_caller_is_refused(
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "127.8.9.10", "::1"])
 def test_loopback_callers_are_answered(
-    app: Flask, client: FlaskClient, address: str
+    app: Flask, client: Client, address: str
 ) -> None:
     response = client.post(
         URL, json={"state": ""}, environ_base={"REMOTE_ADDR": address}
@@ -235,11 +265,11 @@ def test_loopback_callers_are_answered(
     assert response.status_code == 200
 
 
-def test_remote_caller_allowed_by_config(states: PactStates) -> None:
+def test_remote_caller_allowed_by_config(states: PactStates, door: str) -> None:
     app = Flask("remote")
     app.config.update(TESTING=True, PACT_STATES_ALLOW_REMOTE=True)
     states.init_app(app)
-    response = app.test_client().post(
+    response = door_client(app, door).post(
         URL, json={"state": ""}, environ_base={"REMOTE_ADDR": "192.0.2.1"}
     )
     assert response.status_code == 200
@@ -255,28 +285,30 @@ def test_remote_caller_allowed_by_config(states: PactStates) -> None:
     ],
 )
 def test_token_is_required_when_configured(
-    states: PactStates, headers: dict[str, str], status: int
+    states: PactStates, door: str, headers: dict[str, str], status: int
 ) -> None:
     app = Flask("token")
     app.config.update(TESTING=True, PACT_STATES_TOKEN="s3cret")
     states.init_app(app)
-    response = app.test_client().post(URL, json={"state": ""}, headers=headers)
+    client = door_client(app, door)
+    response = client.post(URL, json={"state": ""}, headers=headers)
     assert response.status_code == status
     states.reset(app)
 
 
-def test_oversized_body_answers_413(states: PactStates) -> None:
+def test_oversized_body_answers_413(states: PactStates, door: str) -> None:
     app = Flask("small")
     app.config.update(TESTING=True, PACT_STATES_MAX_BODY=100)
     states.init_app(app)
     body = json.dumps({"state": "s", "params": {"blob": "x" * 200}})
-    response = app.test_client().post(URL, data=body, content_type="application/json")
+    client = door_client(app, door)
+    response = client.post(URL, data=body, content_type="application/json")
     assert response.status_code == 413
     assert response.get_json()["error"] == "too_large"
 
 
 def test_journal_records_every_change(
-    states: PactStates, app: Flask, client: FlaskClient
+    states: PactStates, app: Flask, client: Client
 ) -> None:
     states.register("ok")(lambda: {"v": 1})
     setup(client, "ok", a=1)
@@ -297,7 +329,7 @@ def test_journal_records_every_change(
 def test_state_change_is_logged(
     states: PactStates,
     app: Flask,
-    client: FlaskClient,
+    client: Client,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     states.register("logged")(lambda: None)
@@ -307,12 +339,12 @@ def test_state_change_is_logged(
     assert "{'a': 1}" in caplog.text
 
 
-def test_app_routes_still_work(app: Flask, client: FlaskClient) -> None:
+def test_app_routes_still_work(app: Flask, client: Client) -> None:
     assert client.get("/ping").get_json() == {"pong": True}
 
 
 def test_handler_calling_pytest_fail_answers_422(
-    states: PactStates, app: Flask, client: FlaskClient
+    states: PactStates, app: Flask, client: Client
 ) -> None:
     # pytest.fail() raises a BaseException subclass; it is the handler's
     # failure, not a reason to drop the connection or end the server.
@@ -324,3 +356,64 @@ def test_handler_calling_pytest_fail_answers_422(
     assert response.status_code == 422
     assert response.get_json()["exception"]["type"] == "Failed"
     assert setup(client, "").status_code == 200
+
+
+# the direct door: what it skips, and what handlers still get
+
+
+def test_direct_door_skips_request_hooks_and_middleware(
+    states: PactStates, app: Flask
+) -> None:
+    seen: list[str] = []
+    states.register("s")(lambda: seen.append("handler"))
+
+    @app.before_request
+    def refuse_everyone() -> tuple[str, int]:
+        seen.append("hook")
+        return "no login", 401
+
+    inner = app.wsgi_app
+
+    def middleware(environ: WSGIEnvironment, start: StartResponse) -> Iterable[bytes]:
+        seen.append("middleware")
+        return inner(environ, start)
+
+    app.wsgi_app = middleware  # type: ignore[method-assign,assignment]
+    client = door_client(app, "direct")
+
+    assert client.post(URL, json={"state": "s"}).status_code == 200
+    assert seen == ["handler"]
+    assert client.get("/ping").status_code == 401
+    assert seen == ["handler", "middleware", "hook"]
+    assert app.test_client().post(URL, json={"state": "s"}).status_code == 401
+
+
+def test_direct_door_runs_handlers_in_an_app_context(
+    states: PactStates, app: Flask
+) -> None:
+    closed: list[str] = []
+
+    @states.register("s")
+    def handler() -> dict[str, str]:
+        g.seen = "g works"
+        return {"app": current_app.name, "g": g.seen}
+
+    @app.teardown_appcontext
+    def close_resources(error: BaseException | None) -> None:
+        closed.append("closed")
+
+    response = door_client(app, "direct").post(URL, json={"state": "s"})
+
+    assert response.get_json() == {"app": "provider", "g": "g works"}
+    assert closed == ["closed"]
+
+
+def test_direct_door_handler_using_request_answers_422_saying_so(
+    states: PactStates, app: Flask
+) -> None:
+    states.register("s")(lambda: request.remote_addr)
+
+    response = door_client(app, "direct").post(URL, json={"state": "s"})
+
+    assert response.status_code == 422
+    assert "outside of request context" in response.get_json()["message"]
