@@ -7,7 +7,12 @@ Whole processes, timed side by side and alternating over the rounds:
   floor PACT``);
 - ours: ``flask --app benchmarks.fast:create_app pact-verify PACT`` (states
   on, teardown on, every speed-up at its default);
-- ours with ``--jobs 2`` against ``--jobs 1``.
+- ours with one speed-up taken away, to show what each earns: the runner's
+  state calls sent through the app (``--app-state-calls``), and the app
+  served by werkzeug instead of waitress (``python -m benchmarks.fast
+  werkzeug ARGS``: the same command with the runner's previous server, a
+  werkzeug server handing connections to four long-lived threads);
+- at the first size, ours with ``--jobs 2`` against ``--jobs 1``.
 
 Run ``python -m benchmarks.fast [--rounds 5] [--sizes 1000,5000]``. It prints
 the median wall time of each contender and the ratios issue 8 asks for.
@@ -18,19 +23,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from flask_pact_states import PactStates, mock_db
 
@@ -135,6 +143,60 @@ def run_floor(pact: Path) -> int:
     return 0
 
 
+class _PooledWerkzeugServer(BaseWSGIServer):
+    """The runner's server before waitress: werkzeug, four request threads."""
+
+    multithread = True
+
+    def __init__(self, host: str, port: int, app: Any) -> None:
+        super().__init__(host, port, app, _Quiet)
+        self._requests: queue.SimpleQueue[tuple[socket.socket, Any] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads = [threading.Thread(target=self._work) for _ in range(4)]
+        for thread in self._threads:
+            thread.daemon = True
+            thread.start()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._requests.put((request, client_address))
+
+    def _work(self) -> None:
+        while (item := self._requests.get()) is not None:
+            request, client_address = item
+            try:
+                self.finish_request(request, client_address)
+            finally:
+                self.shutdown_request(request)
+
+
+@contextmanager
+def _serve_with_werkzeug(app: Any) -> Iterator[str]:
+    server = _PooledWerkzeugServer("127.0.0.1", 0, app)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run_with_werkzeug(arguments: Sequence[str]) -> int:
+    """``flask ARGUMENTS``, the runner serving with werkzeug, not waitress."""
+    import importlib
+
+    from flask.cli import main as flask_main
+
+    runner = importlib.import_module("flask_pact_states.verify")
+    runner.serve = _serve_with_werkzeug  # type: ignore[attr-defined]
+    sys.argv = ["flask", *arguments]
+    flask_main()
+    return 0
+
+
 def _time(command: Sequence[str]) -> float:
     env = {**os.environ, "PACT_DO_NOT_TRACK": "true"}
     start = time.perf_counter()
@@ -153,11 +215,13 @@ _ROOT: Final = Path(__file__).resolve().parent.parent
 
 
 def _contenders(pact: Path, jobs: bool) -> dict[str, list[str]]:
-    flask = [sys.executable, "-m", "flask", "--app", f"{_MODULE}:create_app"]
-    ours = [*flask, "pact-verify", str(pact)]
+    app = ["--app", f"{_MODULE}:create_app", "pact-verify", str(pact)]
+    ours = [sys.executable, "-m", "flask", *app]
     contenders = {
         "floor": [sys.executable, "-m", _MODULE, "floor", str(pact)],
         "ours": ours,
+        "ours, app state calls": [*ours, "--app-state-calls"],
+        "ours, werkzeug": [sys.executable, "-m", _MODULE, "werkzeug", *app],
     }
     if jobs:
         contenders["ours --jobs 1"] = [*ours, "--jobs", "1"]
@@ -179,10 +243,12 @@ def measure(size: int, rounds: int, jobs: bool) -> dict[str, float]:
 
 def _report(size: int, medians: dict[str, float]) -> None:
     print(f"N = {size}")
+    floor, ours = medians["floor"], medians["ours"]
     for name, seconds in medians.items():
-        print(
-            f"  {name:<16} {seconds:8.2f} s  ({seconds / medians['floor']:.2f}x floor)"
-        )
+        versus = f"{seconds / floor:.3f}x floor"
+        if name.startswith("ours,"):
+            versus += f", {seconds / ours:.2f}x ours"
+        print(f"  {name:<22} {seconds:8.2f} s  ({versus})")
     if "ours --jobs 2" in medians:
         speedup = medians["ours --jobs 1"] / medians["ours --jobs 2"]
         print(f"  --jobs 2 is {speedup:.2f}x faster than --jobs 1 (target >= 1.4x)")
@@ -194,12 +260,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["floor"]:
         return run_floor(Path(args[1]))
+    if args[:1] == ["werkzeug"]:
+        return run_with_werkzeug(args[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fast")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sizes", default="1000,5000")
     options = parser.parse_args(args)
-    for size in (int(text) for text in options.sizes.split(",")):
-        _report(size, measure(size, options.rounds, jobs=size == 1000))
+    sizes = [int(text) for text in options.sizes.split(",")]
+    for size in sizes:
+        _report(size, measure(size, options.rounds, jobs=size == sizes[0]))
     return 0
 
 
