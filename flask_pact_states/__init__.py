@@ -31,10 +31,12 @@ from .journal import StateChangeRecord
 from .mocking import active_patch_count, mock_db, override_config, patch, undo_patches
 from .results import InteractionResult, StateFailure, VerificationResult
 from .verify import verify
+from .views import DirectStateCalls
 from .wire import StateChange
 
 __all__ = [
     "BrokerOptions",
+    "DirectStateCalls",
     "DuplicateStateError",
     "HandlerReturnError",
     "InteractionResult",

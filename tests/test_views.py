@@ -16,8 +16,7 @@ import pytest
 from flask import Flask, current_app, g, request
 from werkzeug.test import Client, TestResponse
 
-from flask_pact_states import PactStates
-from flask_pact_states.views import DirectStateCalls
+from flask_pact_states import DirectStateCalls, PactStates
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
