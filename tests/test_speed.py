@@ -378,35 +378,3 @@ def test_verify_jobs_need_an_app_factory(tmp_path: Path, speed_app: str) -> None
 
     with pytest.raises(VerificationSetupError, match="needs app_factory"):
         verify(load_app(speed_app), pact, jobs=2, chunk_size=2)
-
-
-def test_served_app_answers_while_a_request_hangs() -> None:
-    import threading
-    import urllib.request
-
-    from flask import Flask
-
-    from flask_pact_states.serving import serve
-
-    app = Flask("hanging")
-    release = threading.Event()
-
-    @app.get("/hang")
-    def hang() -> str:
-        release.wait(10)
-        return "late"
-
-    @app.get("/ping")
-    def ping() -> str:
-        return "pong"
-
-    with serve(app) as base_url:
-        hung = threading.Thread(
-            target=lambda: urllib.request.urlopen(f"{base_url}/hang", timeout=10).read()
-        )
-        hung.start()
-        with urllib.request.urlopen(f"{base_url}/ping", timeout=5) as response:
-            assert response.read() == b"pong"
-        release.set()
-        hung.join()
-    assert not [t for t in threading.enumerate() if t.name.startswith("pact-verify")]

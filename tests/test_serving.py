@@ -1,0 +1,89 @@
+"""The runner's server (waitress in a thread) over real sockets."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+
+import pytest
+from flask import Flask, request
+
+from flask_pact_states.serving import serve
+
+
+def _server_threads() -> list[threading.Thread]:
+    return [
+        t
+        for t in threading.enumerate()
+        if t.name.startswith(("pact-verify", "waitress"))
+    ]
+
+
+def test_serve_answers_while_a_request_hangs() -> None:
+    app = Flask("hanging")
+    release = threading.Event()
+
+    @app.get("/hang")
+    def hang() -> str:
+        release.wait(10)
+        return "late"
+
+    @app.get("/ping")
+    def ping() -> str:
+        return "pong"
+
+    with serve(app) as base_url:
+        hung = threading.Thread(
+            target=lambda: urllib.request.urlopen(f"{base_url}/hang", timeout=10).read()
+        )
+        hung.start()
+        with urllib.request.urlopen(f"{base_url}/ping", timeout=5) as response:
+            assert response.read() == b"pong"
+        release.set()
+        hung.join()
+    assert not _server_threads()
+
+
+def test_serve_stops_its_threads_and_frees_the_port() -> None:
+    app = Flask("short-lived")
+    app.get("/ping")(lambda: "pong")
+
+    for _ in range(3):
+        with serve(app) as base_url:
+            with urllib.request.urlopen(f"{base_url}/ping", timeout=5) as response:
+                assert response.read() == b"pong"
+            assert len(_server_threads()) == 5  # the loop and four request threads
+        assert not _server_threads()
+
+    with pytest.raises(OSError, match=r"(?i)refused"):
+        urllib.request.urlopen(f"{base_url}/ping", timeout=5)
+
+
+def test_serve_passes_the_request_through_unchanged() -> None:
+    app = Flask("echo")
+
+    @app.post("/echo")
+    def echo() -> dict[str, object]:
+        return {
+            "remote": request.remote_addr,
+            "forwarded": request.headers.get("X-Forwarded-For"),
+            "query": request.args.to_dict(),
+            "body": request.get_data(as_text=True),
+        }
+
+    with serve(app) as base_url:
+        sent = urllib.request.Request(
+            f"{base_url}/echo?a=1&b=two",
+            data=b'{"x": 1}',
+            headers={"X-Forwarded-For": "203.0.113.9"},
+        )
+        with urllib.request.urlopen(sent, timeout=5) as response:
+            seen = json.load(response)
+
+    assert seen == {
+        "remote": "127.0.0.1",
+        "forwarded": "203.0.113.9",
+        "query": {"a": "1", "b": "two"},
+        "body": '{"x": 1}',
+    }
