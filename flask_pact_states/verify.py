@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from .journal import StateChangeRecord
 from .plan import DEFAULT_CHUNK_SIZE, VerificationPlan, VerifierRun, build_plan
 from .results import RunOutcome, VerificationResult, build_result
 from .serving import run_in_worker, serve
+from .silencer import StdoutSilencer
 from .views import DirectStateCalls
 
 if TYPE_CHECKING:
@@ -225,7 +224,7 @@ def _execute_plan(
     progress: Progress | None,
 ) -> list[RunOutcome]:
     collector = _Collector(plan.expected, progress)
-    silencer = _StdoutSilencer()
+    silencer = StdoutSilencer()
     interrupted = False
     try:
         with serve(app) as base_url, states.journal.listen(collector.add):
@@ -253,7 +252,7 @@ def execute_run(
     run: VerifierRun,
     plan: VerificationPlan,
     target: Target,
-    silencer: _StdoutSilencer | None = None,
+    silencer: StdoutSilencer | None = None,
     on_start: Callable[[], list[StateChangeRecord]] | None = None,
 ) -> RunOutcome:
     """Execute one verifier run against the served app; blocks until done.
@@ -376,71 +375,3 @@ class _Collector:
         self._started += 1
         if self._progress is not None:
             self._progress(self._started, self._expected)
-
-
-class _StdoutSilencer:
-    """Points file descriptor 1 at /dev/null while the verifier runs.
-
-    The verifier prints its own report to the process's stdout (no FFI option
-    turns that off); we print ours instead. Nested and concurrent users share
-    one redirection, counted, so the last one out restores the original.
-    :meth:`close` restores it from another thread when the run is abandoned.
-    """
-
-    _lock = threading.Lock()
-    _depth = 0
-    _saved: int | None = None
-
-    def __init__(self) -> None:
-        self._active = False
-        self._closed = False
-
-    @contextmanager
-    def silenced(self) -> Iterator[None]:
-        self._start()
-        try:
-            yield
-        finally:
-            self._stop()
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-        self._stop()
-
-    def _start(self) -> None:
-        cls = type(self)
-        with cls._lock:
-            if self._active or self._closed:
-                return
-            if cls._depth == 0:
-                _flush_stdout()
-                try:
-                    saved = os.dup(1)
-                except OSError:  # no stdout at all: nothing to silence
-                    return
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, 1)
-                os.close(devnull)
-                cls._saved = saved
-            cls._depth += 1
-            self._active = True
-
-    def _stop(self) -> None:
-        cls = type(self)
-        with cls._lock:
-            if not self._active:
-                return
-            self._active = False
-            cls._depth -= 1
-            if cls._depth == 0 and cls._saved is not None:
-                _flush_stdout()
-                os.dup2(cls._saved, 1)
-                os.close(cls._saved)
-                cls._saved = None
-
-
-def _flush_stdout() -> None:
-    if sys.stdout is not None:
-        with suppress(OSError, ValueError):
-            sys.stdout.flush()

@@ -93,6 +93,35 @@ def test_cli_verify_writes_junit_and_json(
     assert document["interactions"][0]["states"] == ["a user exists"]
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_cli_verify_that_cannot_write_its_json_says_so_after_the_report(
+    runner: FlaskCliRunner, pact: Path
+) -> None:
+    # /dev/full accepts the open and fails the write (ENOSPC), as a full disk.
+    result = runner.invoke(pact_verify_command, [str(pact), "--json", "/dev/full"])
+
+    assert result.exit_code == 1
+    assert "Cannot write '/dev/full': No space left on device." in result.output
+    assert "1 passed, 0 failed" in result.stdout  # the report came first
+    assert "Traceback" not in result.output
+
+
+def test_cli_verify_app_state_calls_flag_reaches_the_app_hooks(
+    runner: FlaskCliRunner, app: Flask, pact: Path
+) -> None:
+    from flask import request
+
+    seen: list[str] = []
+    app.before_request(lambda: seen.append(request.path))
+
+    direct = runner.invoke(pact_verify_command, [str(pact)])
+    through_app = runner.invoke(pact_verify_command, [str(pact), "--app-state-calls"])
+
+    assert direct.exit_code == through_app.exit_code == 0, through_app.output
+    state_url = app.config["PACT_STATES_URL"]
+    assert seen == ["/ping", state_url, "/ping", state_url]
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
