@@ -3,7 +3,10 @@
 1. Resolving a state among 10,000 registered names (half of them templates):
    median time per lookup, against a plain dict lookup as a same-run baseline.
 2. A full state-change request through the Flask test client, against a bare
-   Flask view answering ``{}`` measured in alternating rounds (target: <= 1.3x).
+   Flask view answering ``{}`` measured in alternating rounds (target: <= 1.3x),
+   and the same state change through the runner's direct door
+   (:class:`~flask_pact_states.DirectStateCalls`), which skips Flask's request
+   handling.
 
 Run with ``python -m benchmarks.dispatch``. Machines here are shared and noisy,
 so compare the ratios, not the absolute times.
@@ -18,8 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from werkzeug.test import Client
 
-from flask_pact_states import PactStates
+from flask_pact_states import DirectStateCalls, PactStates
 from flask_pact_states.registry import StateRegistry
 
 WORDS = [
@@ -87,7 +91,7 @@ def bench_resolve(count: int = 5000) -> dict[str, float]:
 
 
 def bench_endpoint(rounds: int = 31, requests: int = 200) -> dict[str, float]:
-    """Median seconds per request: bare view vs. a full state change."""
+    """Median seconds per request: bare view, state change, direct door."""
     app = Flask("bench")
     app.testing = True
     states = PactStates(app)
@@ -105,15 +109,24 @@ def bench_endpoint(rounds: int = 31, requests: int = 200) -> dict[str, float]:
         return ""
 
     client = app.test_client()
+    # The direct door is no Flask app: werkzeug's client, from loopback.
+    direct = Client(DirectStateCalls(app))
+    loopback = {"REMOTE_ADDR": "127.0.0.1"}
     body = {"action": "setup", "state": "user 5 exists", "params": {"name": "Al"}}
-    samples: dict[str, list[float]] = {"bare": [], "state": []}
-    # Many short rounds, alternating, so drift and noise hit both alike.
+    state_url = "/_pact/provider_states"
+    contenders = (
+        ("bare", client, "/bare"),
+        ("state", client, state_url),
+        ("direct", direct, state_url),
+    )
+    samples: dict[str, list[float]] = {label: [] for label, _, _ in contenders}
+    # Many short rounds, alternating, so drift and noise hit all alike.
     for _ in range(rounds):
-        for label, url in (("bare", "/bare"), ("state", "/_pact/provider_states")):
+        for label, caller, url in contenders:
             spent = 0.0
             for _ in range(requests):
                 started = time.perf_counter()
-                client.post(url, json=body)
+                caller.post(url, json=body, environ_base=loopback)
                 spent += time.perf_counter() - started
                 # Untimed: the provider request that ends a real interaction.
                 client.get("/ping")
@@ -137,6 +150,12 @@ def main() -> None:
     print(f"  bare Flask view   {endpoint['bare'] * 1e6:8.1f} µs")
     print(f"  state change      {endpoint['state'] * 1e6:8.1f} µs")
     print(f"  ratio {ratio:.2f}x (target <= 1.3x)")
+    print("The same state change through the runner's direct door:")
+    print(
+        f"  direct door       {endpoint['direct'] * 1e6:8.1f} µs"
+        f"  ({endpoint['direct'] / endpoint['state']:.2f}x the state change,"
+        f" {endpoint['direct'] / endpoint['bare']:.2f}x the bare view)"
+    )
 
 
 if __name__ == "__main__":

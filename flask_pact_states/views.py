@@ -91,8 +91,11 @@ class DirectStateCalls:
     """
 
     def __init__(self, app: Flask) -> None:
+        """:raises RuntimeError: when PactStates is not set up on ``app``."""
+        from .extension import get_app_states  # it imports this module
+
         self._app = app
-        self._states: AppStates = app.extensions[EXTENSION_KEY]
+        self._states = get_app_states(app)
         path = self._states.settings.url.rstrip("/")
         self._paths = frozenset({path or "/", path + "/"})
 

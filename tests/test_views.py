@@ -416,3 +416,8 @@ def test_direct_door_handler_using_request_answers_422_saying_so(
 
     assert response.status_code == 422
     assert "outside of request context" in response.get_json()["message"]
+
+
+def test_direct_door_needs_pact_states_on_the_app() -> None:
+    with pytest.raises(RuntimeError, match=r"PactStates is not set up on app 'bare'"):
+        DirectStateCalls(Flask("bare"))
