@@ -12,7 +12,8 @@ Whole processes, timed side by side and alternating over the rounds:
   served by werkzeug instead of waitress (``python -m benchmarks.fast
   werkzeug ARGS``: the same command with the runner's previous server, a
   werkzeug server handing connections to four long-lived threads);
-- at the first size, ours with ``--jobs 2`` against ``--jobs 1``.
+- at the first size, ours with ``--jobs 2`` against ``--jobs 1``;
+- with ``--chunk-sizes 10,50``, ours with each of those chunk sizes.
 
 Run ``python -m benchmarks.fast [--rounds 5] [--sizes 1000,5000]``. It prints
 the median wall time of each contender and the ratios issue 8 asks for.
@@ -214,7 +215,9 @@ def _time(command: Sequence[str]) -> float:
 _ROOT: Final = Path(__file__).resolve().parent.parent
 
 
-def _contenders(pact: Path, jobs: bool) -> dict[str, list[str]]:
+def _contenders(
+    pact: Path, jobs: bool, chunk_sizes: Sequence[int] = ()
+) -> dict[str, list[str]]:
     app = ["--app", f"{_MODULE}:create_app", "pact-verify", str(pact)]
     ours = [sys.executable, "-m", "flask", *app]
     contenders = {
@@ -226,29 +229,40 @@ def _contenders(pact: Path, jobs: bool) -> dict[str, list[str]]:
     if jobs:
         contenders["ours --jobs 1"] = [*ours, "--jobs", "1"]
         contenders["ours --jobs 2"] = [*ours, "--jobs", "2"]
+    for size in chunk_sizes:
+        contenders[f"ours, chunks of {size}"] = [*ours, "--chunk-size", str(size)]
     return contenders
 
 
-def measure(size: int, rounds: int, jobs: bool) -> dict[str, float]:
-    """Median wall time of each contender at ``size``, alternating per round."""
+def measure(
+    size: int, rounds: int, jobs: bool, chunk_sizes: Sequence[int] = ()
+) -> dict[str, list[float]]:
+    """Wall times of each contender at ``size``, one per round.
+
+    Contenders alternate within a round, in an order rotated every round, so
+    that drift on a shared machine hits them all alike.
+    """
     with tempfile.TemporaryDirectory() as directory:
         pact = write_pact(Path(directory), size)
-        contenders = _contenders(pact, jobs)
-        times: dict[str, list[float]] = {name: [] for name in contenders}
-        for _ in range(rounds):
-            for name, command in contenders.items():
+        contenders = list(_contenders(pact, jobs, chunk_sizes).items())
+        times: dict[str, list[float]] = {name: [] for name, _ in contenders}
+        for round_number in range(rounds):
+            shift = round_number % len(contenders)
+            for name, command in contenders[shift:] + contenders[:shift]:
                 times[name].append(_time(command))
-    return {name: statistics.median(values) for name, values in times.items()}
+    return times
 
 
-def _report(size: int, medians: dict[str, float]) -> None:
+def _report(size: int, samples: dict[str, list[float]]) -> None:
     print(f"N = {size}")
+    medians = {name: statistics.median(values) for name, values in samples.items()}
     floor, ours = medians["floor"], medians["ours"]
     for name, seconds in medians.items():
         versus = f"{seconds / floor:.3f}x floor"
         if name.startswith("ours,"):
             versus += f", {seconds / ours:.2f}x ours"
-        print(f"  {name:<22} {seconds:8.2f} s  ({versus})")
+        spread = " ".join(f"{value:.1f}" for value in samples[name])
+        print(f"  {name:<22} {seconds:8.2f} s  ({versus}; rounds: {spread})")
     if "ours --jobs 2" in medians:
         speedup = medians["ours --jobs 1"] / medians["ours --jobs 2"]
         print(f"  --jobs 2 is {speedup:.2f}x faster than --jobs 1 (target >= 1.4x)")
@@ -265,10 +279,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fast")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sizes", default="1000,5000")
+    parser.add_argument(
+        "--chunk-sizes",
+        default="",
+        help="also time ours with each of these --chunk-size values, e.g. 10,50",
+    )
     options = parser.parse_args(args)
     sizes = [int(text) for text in options.sizes.split(",")]
+    chunks = [int(text) for text in options.chunk_sizes.split(",") if text]
     for size in sizes:
-        _report(size, measure(size, options.rounds, jobs=size == sizes[0]))
+        _report(size, measure(size, options.rounds, size == sizes[0], chunks))
     return 0
 
 

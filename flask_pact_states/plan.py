@@ -29,10 +29,14 @@ from .sources import (
     load_pacts,
 )
 
-#: Interactions per verifier run for large local pacts: 50, 100, 200 and 500
-#: measured with benchmarks/fast.py at 1,000 and 5,000 interactions; 50-200
-#: were alike, 500 already pays the quadratic cost.
-DEFAULT_CHUNK_SIZE: Final = 100
+#: Interactions per verifier run for large local pacts. A run costs a fixed
+#: ~9 ms plus ~24 µs per interaction for each interaction in it (the verifier
+#: clones the whole pact per interaction), so the best size is near
+#: sqrt(9 ms / 24 µs) = 19: at 5,000 interactions 10 and 20 were alike, 5 and
+#: 50 5-10% slower, 100 15% slower (``python -m benchmarks.fast --sizes 5000
+#: --chunk-sizes 5,10,50,100``). Pacts with bigger interactions clone slower,
+#: which favours smaller chunks still.
+DEFAULT_CHUNK_SIZE: Final = 20
 
 
 @dataclass(frozen=True)
