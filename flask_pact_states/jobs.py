@@ -192,6 +192,7 @@ def _execute(run: VerifierRun, plan: VerificationPlan) -> RunOutcome:
         records.clear()
         return records
 
+    _worker["states"].expect(run.schedule)
     outcome = execute_run(run, plan, target, on_start=fresh)
     # Undo the last interaction's states, as one process does between runs.
     _worker["states"].reset()

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 logger = logging.getLogger("flask_pact_states")
 
-Outcome = Literal["ok", "error", "missing", "ignored", "rejected"]
+Outcome = Literal["ok", "error", "missing", "ignored", "skipped", "rejected"]
 
 
 @dataclass(slots=True)  # not frozen: frozen __init__ is slow on the hot path
@@ -35,6 +35,8 @@ class StateChangeRecord:
     params: Mapping[str, Any]
     #: ``ok``; ``error`` (handler or binding failed); ``missing`` (no handler,
     #: answered 404); ``ignored`` (no handler, ``PACT_STATES_MISSING="warn"``);
+    #: ``skipped`` (a setup the verifier still sent after an earlier state of
+    #: its interaction failed; only when the runner knows the interactions);
     #: ``rejected`` (malformed or refused request).
     outcome: Outcome
     status: int

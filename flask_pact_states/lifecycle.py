@@ -12,6 +12,11 @@ The Rust verifier tears states down in set-up order, not reversed: undoing
 each state at its own teardown call would leave a global that two states
 patched set to the first state's mock. So a teardown call only marks its
 state, and the last-set-up state's teardown undoes them all, newest first.
+
+After a failed setup the verifier still sends the interaction's other setups,
+then skips its request and teardowns. Nothing in those calls tells them from
+the next interaction's, unless the runner says which states each interaction
+of its run has (:meth:`Lifecycle.expect`): then they are known, and skipped.
 """
 
 from __future__ import annotations
@@ -19,7 +24,16 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
-from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
+from collections import deque
+from collections.abc import (
+    AsyncGenerator,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -68,6 +82,10 @@ class Interaction:
     # Set when the app itself served a request, or a teardown arrived: the next
     # setup then belongs to a new interaction.
     finished_setup: bool = False
+    #: The states the verifier will set up for it, in order, when known.
+    planned: tuple[str, ...] | None = None
+    #: Setup calls it has had so far.
+    setups: int = 0
 
 
 class Lifecycle:
@@ -89,6 +107,10 @@ class Lifecycle:
         self._interaction: Interaction | None = None
         self._count = 0
         self._async_runner: asyncio.Runner | None = None
+        # The states of each interaction still to come in the runner's run.
+        self._schedule: deque[tuple[str, ...]] | None = None
+        # Setups the verifier will still send for an interaction that failed.
+        self._leftovers: deque[str] = deque()
 
     @property
     def interaction(self) -> Interaction | None:
@@ -100,26 +122,52 @@ class Lifecycle:
         """How many interactions began since this app was set up."""
         return self._count
 
+    def expect(self, schedule: Iterable[Sequence[str]] | None) -> None:
+        """Follow a verifier run whose interactions are known in advance.
+
+        :param schedule: the provider-state names of each interaction the run
+            will verify, in the verifier's order (``[""]`` for one without
+            states); ``None`` forgets the schedule. A setup call that does not
+            fit it drops it, and the inferred boundaries alone apply again.
+        """
+        self._schedule = None if schedule is None else deque(map(tuple, schedule))
+        self._leftovers.clear()
+
+    def skips(self, state: str) -> bool:
+        """Whether this setup call is one the verifier still sends for an
+        interaction whose earlier setup failed. Nothing is set up for it: the
+        verifier skips that interaction's request and teardowns.
+        """
+        if not self._leftovers:
+            return False
+        if self._leftovers[0] == state:
+            self._leftovers.popleft()
+            return True
+        self._lose_schedule()
+        return False
+
     def note_app_request(self) -> None:
         """Record that the app served a request: the provider request of the
         current interaction, after which its setup is over."""
         if self._interaction is not None:
             self._interaction.finished_setup = True
 
-    def begin_setup(self) -> Interaction:
-        """Return the interaction a setup call belongs to, starting a new one
-        (and ending the previous) at a boundary.
+    def begin_setup(self, state: str = "") -> Interaction:
+        """Return the interaction the setup of ``state`` belongs to, starting a
+        new one (and ending the previous) at a boundary.
 
         :raises Exception: whatever a ``before_each`` hook raises; the new
             interaction is then already undone.
         """
         current = self._interaction
         if current is not None and not current.finished_setup:
+            self._follow(current, state)
             return current
         self.reset()
         self._count += 1
-        interaction = Interaction(self._count)
+        interaction = Interaction(self._count, planned=self._next_planned())
         self._interaction = interaction
+        self._follow(interaction, state)
         # Hook lists are read once per interaction; empty ones cost nothing.
         after_each, before_each = self._after_each(), self._before_each()
         if after_each:
@@ -129,7 +177,7 @@ class Lifecycle:
             try:
                 self._in_scope(interaction.stack, self._run_hooks, before_each)
             except BaseException:
-                self.reset()
+                self._fail(interaction)
                 raise
         return interaction
 
@@ -147,7 +195,7 @@ class Lifecycle:
             :class:`~flask_pact_states.errors.HandlerReturnError`; the whole
             interaction is undone first, as the verifier skips its teardown.
         """
-        interaction = self.begin_setup()
+        interaction = self.begin_setup(state)
         active = _ActiveState(state, params)
         interaction.stack.callback(active.close)
         interaction.active.append(active)
@@ -158,13 +206,13 @@ class Lifecycle:
             value = self._in_scope(active.stack, self._enter, match.handler, arguments)
             return _check_result(match.handler, value)
         except BaseException:
-            self.reset()
+            self._fail(interaction)
             raise
 
-    def fail_setup(self) -> None:
-        """A setup failed before any handler ran: end its interaction at once."""
-        self.begin_setup()
-        self.reset()
+    def fail_setup(self, state: str = "") -> None:
+        """A setup of ``state`` failed before any handler ran: end its
+        interaction at once."""
+        self._fail(self.begin_setup(state))
 
     def teardown(self, state: str, params: Mapping[str, Any]) -> bool:
         """Leave ``state``; the teardown of the last-set-up state ends the
@@ -197,8 +245,36 @@ class Lifecycle:
         :raises Exception: what undoing raised, after undoing all it could.
         """
         interaction, self._interaction = self._interaction, None
+        self._leftovers.clear()
         if interaction is not None:
             interaction.stack.close()
+
+    def _next_planned(self) -> tuple[str, ...] | None:
+        if not self._schedule:
+            self._schedule = None  # more interactions than planned: lost
+            return None
+        return self._schedule.popleft()
+
+    def _follow(self, interaction: Interaction, state: str) -> None:
+        """Count the setup of ``state``; drop a schedule it does not fit."""
+        position, planned = interaction.setups, interaction.planned
+        interaction.setups += 1
+        if planned is not None and planned[position : position + 1] != (state,):
+            self._lose_schedule()
+
+    def _lose_schedule(self) -> None:
+        self._schedule = None
+        self._leftovers.clear()
+        if self._interaction is not None:
+            self._interaction.planned = None
+
+    def _fail(self, interaction: Interaction) -> None:
+        """A setup of ``interaction`` failed: undo it, and expect the setups
+        the verifier still sends for its other states."""
+        planned = interaction.planned
+        self.reset()
+        if planned is not None:
+            self._leftovers.extend(planned[interaction.setups :])
 
     def close(self) -> None:
         """:meth:`reset`, then release the event loop used by async handlers."""

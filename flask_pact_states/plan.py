@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
@@ -56,6 +56,9 @@ class VerifierRun:
     consumers: tuple[str, ...] = ()
     #: Interactions this run will verify, when the sources are local.
     expected: int | None = None
+    #: The provider-state names of each interaction the run will verify, in
+    #: the verifier's order (file order), when known: one local pact file.
+    schedule: tuple[tuple[str, ...], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -210,8 +213,27 @@ def _local_runs(
         expected = sum(plan.selects(i) for pact in pacts for i in pact.interactions)
         if expected:
             label = f"{consumer} ({len(files)} pact file{'s' * (len(files) > 1)})"
-            runs.append(VerifierRun(label, consumer, files, expected=expected))
+            # Across several files the verifier's order is not known.
+            schedule = (
+                _schedule(plan, pacts[0].interactions) if len(pacts) == 1 else None
+            )
+            runs.append(
+                VerifierRun(
+                    label, consumer, files, expected=expected, schedule=schedule
+                )
+            )
     return runs
+
+
+def _schedule(
+    plan: VerificationPlan, interactions: Iterable[PactInteraction]
+) -> tuple[tuple[str, ...], ...]:
+    """The state names of each interaction the verifier will run, in order."""
+    return tuple(
+        tuple(state.name for state in interaction.states) or ("",)
+        for interaction in interactions
+        if plan.selects(interaction)
+    )
 
 
 def _chunk_runs(
@@ -244,7 +266,12 @@ def _chunk_runs(
         copy = _write_copy(pact, [entry for entry, _ in chunk], workdir)
         end = start + len(chunk)
         label = f"{pact.consumer} ({pact.path.name}, interactions {start + 1}-{end})"
-        runs.append(VerifierRun(label, pact.consumer, (copy,), expected=expected))
+        schedule = _schedule(plan, (interaction for _, interaction in chunk))
+        runs.append(
+            VerifierRun(
+                label, pact.consumer, (copy,), expected=expected, schedule=schedule
+            )
+        )
     return runs
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -127,6 +127,20 @@ class AppStates:
         finally:
             self._lock.release()
 
+    def expect(self, schedule: Iterable[Sequence[str]] | None) -> None:
+        """Tell the lifecycle the states of each interaction the next verifier
+        run will verify, in order (see :meth:`.Lifecycle.expect`).
+
+        Waits at most ``PACT_STATES_LOCK_TIMEOUT`` for a running state change
+        (a handler of the previous run may hang).
+        """
+        acquired = self._lock.acquire(timeout=self.settings.lock_timeout)
+        try:
+            self.lifecycle.expect(schedule)
+        finally:
+            if acquired:
+                self._lock.release()
+
     def reset(self, *, wait: float | None = None) -> None:
         """Undo everything the current interaction set up.
 
@@ -166,6 +180,13 @@ class AppStates:
         started = time.perf_counter()
         if change.action == "teardown":
             return self._teardown(change, started)
+        if self.lifecycle.skips(change.state):
+            message = (
+                "Skipped: an earlier state of this interaction failed, so the"
+                " verifier skips the interaction."
+            )
+            self._record(change, "skipped", 200, started, error_message=message)
+            return Answer(200, {})
         match = self.registry.resolve(change.state, change.consumer)
         try:
             if match is None and change.state:
@@ -200,7 +221,7 @@ class AppStates:
             if warn:
                 self.lifecycle.setup(change.state, change.params, change.consumer, None)
             else:
-                self.lifecycle.fail_setup()
+                self.lifecycle.fail_setup(change.state)
         except BaseException as error:
             _reraise_if_fatal(error)
             return self._failed(change, error, started, None)

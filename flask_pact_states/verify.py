@@ -230,11 +230,12 @@ def _execute_plan(
         with serve(app) as base_url, states.journal.listen(collector.add):
             target = Target(base_url, states.settings.url, states.settings.token)
 
+            def run_one(run: VerifierRun) -> RunOutcome:
+                states.expect(run.schedule)
+                return execute_run(run, plan, target, silencer, collector.start_run)
+
             def run_all() -> list[RunOutcome]:
-                return [
-                    execute_run(run, plan, target, silencer, collector.start_run)
-                    for run in plan.runs
-                ]
+                return [run_one(run) for run in plan.runs]
 
             try:
                 return run_in_worker(run_all)
@@ -246,6 +247,7 @@ def _execute_plan(
     finally:
         # A handler may hang after Ctrl-C: undo its patches anyway.
         states.reset(wait=_INTERRUPT_RESET_WAIT if interrupted else None)
+        states.expect(None)
 
 
 def execute_run(

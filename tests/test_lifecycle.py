@@ -27,6 +27,7 @@ from werkzeug.test import TestResponse
 from flask_pact_states import (
     PactStates,
     active_patch_count,
+    get_app_states,
     mock_db,
     patch,
 )
@@ -712,6 +713,113 @@ def test_states_after_a_failed_setup_are_undone_with_the_next_interaction(
         assert client.get("/globals/1").get_json() == ALL_REAL
         states.reset(provider)
         g.assert_restored()
+
+
+#: What the runner tells the lifecycle for the run in the tests below.
+_SCHEDULE = [("a broken state", "mail is captured"), ("user 7 exists",)]
+
+
+@pytest.mark.parametrize("teardown_on", [True, False], ids=["teardown", "no-teardown"])
+def test_a_schedule_skips_the_setups_sent_after_a_failed_one(
+    states: PactStates,
+    provider: Flask,
+    client: FlaskClient,
+    rec: Recorder,
+    g: Globals,
+    teardown_on: bool,
+) -> None:
+    """With the run's interactions known, the failed interaction's other
+    setups are recognised: nothing is set up for them."""
+    states_of_app = get_app_states(provider)
+    states_of_app.expect(_SCHEDULE)
+
+    assert setup(client, "a broken state").status_code == 422
+    skipped = setup(client, "mail is captured")
+    assert (skipped.status_code, skipped.get_json()) == (200, {})
+    setup(client, "user 7 exists")
+    seen = client.get("/globals/1").get_json()
+    assert seen == {"db": "mocked", "mailer": "real", "cache": "real"}
+    if teardown_on:
+        teardown(client, "user 7 exists")
+    else:
+        states.reset(provider)
+    g.assert_restored()
+    assert "mail" not in rec.events
+    steps = [(r.interaction, r.state, r.outcome) for r in states.journal(provider)]
+    assert steps[:3] == [
+        (1, "a broken state", "error"),
+        (1, "mail is captured", "skipped"),
+        (2, "user 7 exists", "ok"),
+    ]
+    # One before_each and one after_each per interaction, the failed one too.
+    assert rec.count("before_each") == rec.count("after_each") == 2
+
+
+@pytest.mark.parametrize(
+    "first",
+    ["nobody knows this state", "a state needing an id"],
+    ids=["unknown-state", "binding-error"],
+)
+def test_a_schedule_skips_after_any_kind_of_failed_setup(
+    states: PactStates,
+    provider: Flask,
+    client: FlaskClient,
+    rec: Recorder,
+    g: Globals,
+    first: str,
+) -> None:
+    get_app_states(provider).expect([(first, "mail is captured"), ("no users",)])
+
+    assert setup(client, first).status_code in (404, 422)
+    assert setup(client, "mail is captured").status_code == 200
+    setup(client, "no users")
+
+    assert client.get("/globals/1").get_json()["mailer"] == "real"
+    teardown(client, "no users")
+    g.assert_restored()
+    assert "mail" not in rec.events
+
+
+def test_a_schedule_skips_after_a_failing_before_each_hook(
+    states: PactStates, provider: Flask, client: FlaskClient, rec: Recorder, g: Globals
+) -> None:
+    failures = iter([RuntimeError("the first interaction's hook fails")])
+
+    @states.before_each
+    def flaky() -> None:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+
+    get_app_states(provider).expect([("user 1 exists", "mail is captured"), ("",)])
+
+    assert setup(client, "user 1 exists").status_code == 422
+    assert setup(client, "mail is captured").status_code == 200  # skipped
+    assert setup(client, "").status_code == 200  # the next interaction
+    assert client.get("/globals/1").get_json() == ALL_REAL
+    teardown(client, "")
+    g.assert_restored()
+    assert "mail" not in rec.events
+
+
+def test_a_call_that_does_not_fit_the_schedule_drops_it(
+    states: PactStates, provider: Flask, client: FlaskClient, rec: Recorder, g: Globals
+) -> None:
+    """A schedule that turns out wrong must not skip anything: after the
+    first misfit the boundaries are inferred, as without one."""
+    get_app_states(provider).expect(
+        [("a broken state", "no users"), ("user 7 exists",)]
+    )
+
+    assert setup(client, "a broken state").status_code == 422
+    setup(client, "mail is captured")  # not "no users": the schedule is wrong
+    setup(client, "user 7 exists")
+    # Inferred as before: the stray setup joined the next interaction.
+    assert client.get("/globals/1").get_json()["mailer"] == "mocked"
+    teardown(client, "user 7 exists")
+    g.assert_restored()
+    outcomes = [r.outcome for r in states.journal(provider)]
+    assert "skipped" not in outcomes
 
 
 # the real verifier

@@ -246,6 +246,38 @@ def test_plan_chunks_large_local_pacts_in_file_order(tmp_path: Path) -> None:
     assert any("Skipped 1 interaction(s)" in note for note in plan.notes)
 
 
+def test_plan_schedules_the_states_of_each_run_s_interactions(tmp_path: Path) -> None:
+    from flask_pact_states.plan import build_plan
+
+    entries = [
+        http_interaction("a", states=["s1", "s2"]),
+        http_interaction("b"),
+        http_interaction("c", states=["s3"]),
+        http_interaction("d", states=["s4"]),
+    ]
+    hand_pact(tmp_path / "one.json", entries)
+    hand_pact(tmp_path / "other.json", entries[:1], consumer="Mobile")
+    hand_pact(tmp_path / "more.json", entries[1:2], consumer="Mobile")
+
+    def schedules(**options: Any) -> list[Any]:
+        plan = build_plan(
+            [tmp_path], provider="Users", workdir=tmp_path / "work", **options
+        )
+        return [(run.consumer, run.schedule) for run in plan.runs]
+
+    (tmp_path / "work").mkdir()
+    whole = (("s1", "s2"), ("",), ("s3",), ("s4",))
+    # Two files of one consumer: the verifier's order across them is unknown.
+    assert schedules() == [("Mobile", None), ("Web", whole)]
+    assert schedules(chunk_size=3, consumers=["Web"]) == [
+        ("Web", whole[:3]),
+        ("Web", whole[3:]),
+    ]
+    assert schedules(state="s[13]", consumers=["Web"]) == [
+        ("Web", (("s1", "s2"), ("s3",)))
+    ]
+
+
 def test_plan_skips_chunks_the_filters_empty(tmp_path: Path) -> None:
     from flask_pact_states.plan import build_plan
 

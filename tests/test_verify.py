@@ -352,6 +352,45 @@ def test_verify_skips_message_interactions_with_a_note(
     )
 
 
+@pytest.mark.parametrize("chunk_size", [0, 1], ids=["one-run", "chunks"])
+def test_verify_sets_up_nothing_for_a_failed_interaction_s_other_states(
+    tmp_path: Path, states: PactStates, chunk_size: int
+) -> None:
+    """The verifier still sends a failed interaction's other setups; the runner
+    knows they are not the next interaction's, and nothing is set up."""
+    ran: list[str] = []
+
+    @states.register("the database is down")
+    def down() -> None:
+        raise ConnectionError("no database")
+
+    @states.register("no users")
+    def no_users() -> None:
+        ran.append("no users")
+        mock_db("verify_helpers.USERS")
+
+    real_ann = http_interaction("2 real Ann is there", "/users/1")
+    real_ann["response"]["body"] = {"id": 1, "name": "real Ann"}
+    pact = hand_pact(
+        tmp_path / "p.json",
+        [
+            http_interaction("1 fails", states=["the database is down", "no users"]),
+            real_ann,
+        ],
+    )
+    app = make_app(states)
+
+    result = verify(app, pact, chunk_size=chunk_size)
+
+    assert [i.status for i in result.interactions] == ["failed", "passed"]
+    assert "ConnectionError: no database" in result.report()
+    assert ran == []
+    steps = [(r.interaction, r.state, r.outcome) for r in get_app_states(app).journal]
+    assert steps[1][1:] == ("no users", "skipped")
+    assert steps[0][0] == steps[1][0] != steps[2][0]
+    assert active_patch_count() == 0
+
+
 def test_verify_reports_a_failing_teardown(tmp_path: Path, states: PactStates) -> None:
     @states.register("a temporary file")
     def temporary() -> Iterator[None]:
