@@ -161,8 +161,8 @@ def _broker_options(func: Any) -> Any:
     default="1",
     show_default=True,
     metavar="N|auto",
-    help="Verify chunks and pacts in N worker processes, each with its own"
-    " app built from --app; 'auto' uses every core.",
+    help="Verify chunks and pacts in N processes: this one and N - 1 workers,"
+    " each with its own app built from --app; 'auto' uses every core.",
 )
 @_broker_options
 @with_appcontext

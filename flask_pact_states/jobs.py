@@ -1,21 +1,25 @@
-"""Verifier runs in parallel worker processes (``--jobs N``).
+"""Verifier runs in parallel processes (``--jobs N``).
 
 Two verifiers could run at once in one process, but state handlers patch
 module globals, which threads share: parallel runs need one app per
-process. Each worker is started with the ``spawn`` method (forking a
-process whose FFI has been used can hang the child), builds its own app
-from the same factory, serves it on its own port, and executes whole
-:class:`~.plan.VerifierRun` values (chunks or pacts) as the parent hands
-them out. The parent merges the outcomes in plan order, so the result is
-the one a single process would build.
+process. ``--jobs N`` is this process, whose app is already built and
+served, plus N - 1 worker processes. Each worker is started with the
+``spawn`` method (forking a process whose FFI has been used can hang the
+child), builds its own app from the same factory and serves it on its own
+port. All of them take whole :class:`~.plan.VerifierRun` values (chunks or
+pacts) from one :class:`RunQueue` as they become free, so a slow chunk holds
+up no one. The outcomes are merged in plan order, so the result is the one a
+single process would build.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
-from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from dataclasses import replace
@@ -26,12 +30,10 @@ from .journal import StateChangeRecord
 from .results import RunOutcome
 
 if TYPE_CHECKING:
-    from multiprocessing.synchronize import Event
-
     from flask import Flask
 
     from .plan import VerificationPlan, VerifierRun
-    from .verify import Progress, Target
+    from .verify import Target
 
 #: How a worker gets its app: a Flask ``--app`` import string (e.g.
 #: ``"myapp.tests:create_test_app"``) or a picklable callable returning it.
@@ -43,7 +45,7 @@ _worker: dict[str, Any] = {}
 
 
 def resolve_jobs(jobs: int | str) -> int:
-    """The number of worker processes: ``"auto"`` is the number of cores.
+    """The number of processes: ``"auto"`` is the number of cores.
 
     :raises VerificationSetupError: for anything but ``"auto"`` or N >= 1.
     """
@@ -64,94 +66,151 @@ def load_app(factory: AppFactory) -> Flask:
     return ScriptInfo(app_import_path=factory).load_app()
 
 
-def execute_parallel(
-    plan: VerificationPlan,
-    factory: AppFactory,
-    jobs: int,
-    direct_state_calls: bool,
-    progress: Progress | None = None,
-) -> list[RunOutcome]:
-    """Execute the plan's runs in ``jobs`` spawned processes, in plan order.
+class RunQueue:
+    """The plan's runs, each handed out once, to whoever asks first.
 
-    :param direct_state_calls: as for :func:`~.verify.verify`.
-
-    :raises VerificationSetupError: when a worker cannot build or serve the app.
-    :raises WorkerDiedError: when a worker process ends during the run.
+    Closing it hands out nothing more: a failed worker stops the others
+    after their current run.
     """
-    # Workers need no pact documents: they only configure the verifier.
-    slim = replace(plan, pacts=())
-    context = multiprocessing.get_context("spawn")
-    # Set by workers: tells a worker that never built the app (a usage error)
-    # from one that died during the run; BrokenProcessPool says neither.
-    started, failed = context.Event(), context.Event()
-    pool = ProcessPoolExecutor(
-        jobs,
-        mp_context=context,
-        initializer=_start_worker,
-        initargs=(factory, direct_state_calls, started, failed),
-    )
-    try:
-        futures = {
-            pool.submit(_execute, run, slim): i for i, run in enumerate(plan.runs)
-        }
-        outcomes = _collect(futures, plan.expected, progress)
-    except BrokenProcessPool:
-        _stop(pool)
-        error = _broken(factory, started=started.is_set(), failed=failed.is_set())
-        raise error from None
-    except BaseException:
-        _stop(pool)
-        raise
-    pool.shutdown()
-    return [outcomes[i] for i in range(len(plan.runs))]
+
+    def __init__(self, runs: Iterable[VerifierRun]) -> None:
+        self._runs = iter(enumerate(runs))
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def take(self) -> tuple[int, VerifierRun] | None:
+        """The next run and its index in the plan, or ``None`` when done."""
+        with self._lock:
+            return None if self._closed else next(self._runs, None)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
 
 
-def _broken(factory: AppFactory, *, started: bool, failed: bool) -> PactStatesError:
-    """The error for a broken pool: the app did not start, or a worker died."""
-    if failed or not started:
-        msg = (
-            f"A verification worker could not start the app from {factory!r};"
-            " run with --jobs 1 to see the error."
+class WorkerPool:
+    """Spawned worker processes that take runs from a :class:`RunQueue`.
+
+    :param size: how many worker processes.
+    :param direct_state_calls: as for :func:`~.verify.verify`.
+    :param on_done: called with each finished run, from a pool thread.
+    """
+
+    def __init__(
+        self,
+        factory: AppFactory,
+        size: int,
+        direct_state_calls: bool,
+        on_done: Callable[[VerifierRun], None] | None = None,
+    ) -> None:
+        self._factory = factory
+        self._on_done = on_done
+        context = multiprocessing.get_context("spawn")
+        # Set by workers: tells a worker that never built the app (a usage
+        # error) from one that died during the run; BrokenProcessPool says
+        # neither.
+        self._started, self._failed = context.Event(), context.Event()
+        self._pool = ProcessPoolExecutor(
+            size,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(factory, direct_state_calls, self._started, self._failed),
         )
-        return VerificationSetupError(msg)
-    msg = (
-        "A verification worker process died during the run (a state handler"
-        " or view may have called os._exit, or crashed in native code), so the"
-        " verification did not finish. Run with --jobs 1 to see which"
-        " interaction ends the process."
-    )
-    return WorkerDiedError(msg)
+        # One run in flight per worker: a free worker takes the next run from
+        # the queue only then, so that the queue stays shared fairly.
+        self._slots = threading.Semaphore(size)
+        self._futures: dict[Future[RunOutcome], int] = {}
+        self._feeder: threading.Thread | None = None
+        self._queue: RunQueue | None = None
 
+    def take_from(self, queue: RunQueue, plan: VerificationPlan) -> None:
+        """Start feeding the workers runs from ``queue``, in a thread."""
+        # Workers need no pact documents, nor the other runs.
+        slim = replace(plan, pacts=(), runs=())
+        self._queue = queue
+        self._feeder = threading.Thread(
+            target=self._feed, args=(queue, slim), name="pact-verify-feeder"
+        )
+        self._feeder.daemon = True
+        self._feeder.start()
 
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Stop the workers now: a verifier mid-run would go on for its whole run."""
-    # The executor has no public way to end running tasks.
-    processes = list((pool._processes or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.join()
+    def outcomes(self) -> dict[int, RunOutcome]:
+        """Wait for every run the workers took; their outcomes by plan index.
 
+        :raises VerificationSetupError: when a worker cannot build or serve
+            the app.
+        :raises WorkerDiedError: when a worker process ends during the run.
+        """
+        if self._feeder is not None:
+            self._feeder.join()
+        outcomes: dict[int, RunOutcome] = {}
+        try:
+            for future, index in self._futures.items():
+                outcomes[index] = future.result()
+        except BrokenProcessPool:
+            self.stop()
+            raise self._broken() from None
+        except BaseException:
+            self.stop()
+            raise
+        self._pool.shutdown()
+        return outcomes
 
-def _collect(
-    futures: dict[Future[RunOutcome], int],
-    expected: int | None,
-    progress: Progress | None,
-) -> dict[int, RunOutcome]:
-    outcomes: dict[int, RunOutcome] = {}
-    done = 0
-    for future in as_completed(futures):
-        outcome = future.result()
-        outcomes[futures[future]] = outcome
-        done += outcome.run.expected or 0
-        if progress is not None:
-            progress(done, expected)
-    return outcomes
+    def stop(self) -> None:
+        """Stop the workers now: a verifier mid-run would go on for its run."""
+        if self._queue is not None:
+            self._queue.close()
+        # The executor has no public way to end running tasks.
+        processes = list((self._pool._processes or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join()
+
+    def _feed(self, queue: RunQueue, plan: VerificationPlan) -> None:
+        while True:
+            self._slots.acquire()
+            item = queue.take()
+            if item is None:
+                return
+            index, run = item
+            try:
+                future = self._pool.submit(_execute, run, plan)
+            except (BrokenProcessPool, RuntimeError):
+                queue.close()  # outcomes() says why
+                return
+            self._futures[future] = index
+            future.add_done_callback(functools.partial(self._finished, run=run))
+
+    def _finished(self, future: Future[RunOutcome], run: VerifierRun) -> None:
+        self._slots.release()
+        if future.exception() is not None:
+            # Stop the others taking more: the run fails either way.
+            if self._queue is not None:
+                self._queue.close()
+        elif self._on_done is not None:
+            self._on_done(run)
+
+    def _broken(self) -> PactStatesError:
+        """The error for a broken pool: the app did not start, or a worker died."""
+        if self._failed.is_set() or not self._started.is_set():
+            msg = (
+                f"A verification worker could not start the app from"
+                f" {self._factory!r}; run with --jobs 1 to see the error."
+            )
+            return VerificationSetupError(msg)
+        msg = (
+            "A verification worker process died during the run (a state handler"
+            " or view may have called os._exit, or crashed in native code), so"
+            " the verification did not finish. Run with --jobs 1 to see which"
+            " interaction ends the process."
+        )
+        return WorkerDiedError(msg)
 
 
 def _start_worker(
-    factory: AppFactory, direct_state_calls: bool, started: Event, failed: Event
+    factory: AppFactory, direct_state_calls: bool, started: Any, failed: Any
 ) -> None:
     """Build and serve this worker's app until the process ends."""
     try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from .broker import BrokerOptions, PublishOptions, configure_broker
 from .config import DIRECT_STATE_CALLS, MINIMAL_TRUST_STORE
 from .errors import VerificationSetupError
 from .extension import get_app_states
-from .jobs import AppFactory, execute_parallel, resolve_jobs
+from .jobs import AppFactory, RunQueue, WorkerPool, resolve_jobs
 from .journal import StateChangeRecord
 from .plan import DEFAULT_CHUNK_SIZE, VerificationPlan, VerifierRun, build_plan
 from .results import RunOutcome, VerificationResult, build_result
@@ -126,10 +127,10 @@ def verify(
         several verifier runs of at most this many, merged into one result
         (the verifier's time grows with the square of a run's size); ``0``
         turns it off. URL and broker sources are never chunked.
-    :param jobs: execute the runs (chunks, consumers) in this many worker
-        processes, each with its own app built by ``app_factory``;
-        ``"auto"`` uses every core. With one run, or ``1``, all runs go in
-        this process.
+    :param jobs: execute the runs (chunks, consumers) in this many processes:
+        this one and ``jobs - 1`` spawned workers, each with its own app built
+        by ``app_factory``; ``"auto"`` uses every core. With one run, or
+        ``1``, all runs go in this process.
     :param app_factory: how a worker builds its app: a ``flask --app``
         import string (``"myapp.tests:create_test_app"``) or a picklable
         callable; needed when ``jobs`` is not 1.
@@ -162,16 +163,17 @@ def verify(
         if direct_state_calls is None:
             direct_state_calls = bool(app.config.get(DIRECT_STATE_CALLS, True))
         trust = minimal_trust_store and not plan.needs_tls
-        workers = min(resolve_jobs(jobs), len(plan.runs))
+        processes = min(resolve_jobs(jobs), len(plan.runs))
+        factory = _factory(app_factory, jobs) if processes > 1 else None
+        wsgi_app = served_app(app, direct_state_calls=direct_state_calls)
         with truststore.minimal_trust_store(trust):
-            if workers > 1:
-                factory = _factory(app_factory, jobs)
-                outcomes = execute_parallel(
-                    plan, factory, workers, direct_state_calls, progress
-                )
-            else:
-                wsgi_app = served_app(app, direct_state_calls=direct_state_calls)
-                outcomes = _execute_plan(wsgi_app, states, plan, progress)
+            outcomes = _execute_plan(
+                wsgi_app,
+                states,
+                plan,
+                progress,
+                _Helpers(factory, processes - 1, direct_state_calls),
+            )
     return build_result(plan, outcomes, states.registry)
 
 
@@ -217,33 +219,68 @@ class Target:
         return f"{url}?consumer={quote(consumer, safe='')}" if consumer else url
 
 
+@dataclass(frozen=True)
+class _Helpers:
+    """The worker processes to start beside this one (``count`` may be 0)."""
+
+    factory: AppFactory | None
+    count: int
+    direct_state_calls: bool
+
+    def start(self, on_done: Callable[[VerifierRun], None]) -> WorkerPool | None:
+        if self.count < 1 or self.factory is None:
+            return None
+        return WorkerPool(self.factory, self.count, self.direct_state_calls, on_done)
+
+
 def _execute_plan(
     app: WSGIApplication,
     states: AppStates,
     plan: VerificationPlan,
     progress: Progress | None,
+    helpers: _Helpers,
 ) -> list[RunOutcome]:
+    """Execute every run of the plan: here, and in worker processes if any.
+
+    This process serves its app and takes runs from the queue in a thread,
+    while the workers take theirs; the outcomes come back in plan order.
+    """
     collector = _Collector(plan.expected, progress)
+    queue = RunQueue(plan.runs)
+    pool = helpers.start(collector.run_done)
     silencer = StdoutSilencer()
     interrupted = False
     try:
         with serve(app) as base_url, states.journal.listen(collector.add):
             target = Target(base_url, states.settings.url, states.settings.token)
 
-            def run_one(run: VerifierRun) -> RunOutcome:
-                states.expect(run.schedule)
-                return execute_run(run, plan, target, silencer, collector.start_run)
+            def run_here() -> dict[int, RunOutcome]:
+                outcomes = {}
+                while (item := queue.take()) is not None:
+                    index, run = item
+                    states.expect(run.schedule)
+                    outcomes[index] = execute_run(
+                        run, plan, target, silencer, collector.start_run
+                    )
+                return outcomes
 
-            def run_all() -> list[RunOutcome]:
-                return [run_one(run) for run in plan.runs]
-
+            if pool is not None:
+                pool.take_from(queue, plan)
             try:
-                return run_in_worker(run_all)
+                outcomes = run_in_worker(run_here)
             except BaseException:
                 interrupted = True
+                queue.close()
                 raise
             finally:
                 silencer.close()
+            if pool is not None:
+                outcomes |= pool.outcomes()
+            return [outcomes[index] for index in range(len(plan.runs))]
+    except BaseException:
+        if pool is not None:
+            pool.stop()
+        raise
     finally:
         # A handler may hang after Ctrl-C: undo its patches anyway.
         states.reset(wait=_INTERRUPT_RESET_WAIT if interrupted else None)
@@ -363,10 +400,20 @@ class _Collector:
         self._records: list[StateChangeRecord] = []
         self._last: int | None = None
         self._started = 0
+        # Server threads here and a pool thread for the workers both count.
+        self._lock = threading.Lock()
 
     def start_run(self) -> list[StateChangeRecord]:
         self._records = []
         return self._records
+
+    def run_done(self, run: VerifierRun) -> None:
+        """A worker process finished ``run``: count its interactions."""
+        with self._lock:
+            self._started += run.expected or 0
+            started = self._started
+        if self._progress is not None:
+            self._progress(started, self._expected)
 
     def add(self, record: StateChangeRecord) -> None:
         self._records.append(record)
@@ -374,6 +421,8 @@ class _Collector:
             return
         if record.interaction:
             self._last = record.interaction
-        self._started += 1
+        with self._lock:
+            self._started += 1
+            started = self._started
         if self._progress is not None:
-            self._progress(self._started, self._expected)
+            self._progress(started, self._expected)
