@@ -409,11 +409,7 @@ class _Collector:
 
     def run_done(self, run: VerifierRun) -> None:
         """A worker process finished ``run``: count its interactions."""
-        with self._lock:
-            self._started += run.expected or 0
-            started = self._started
-        if self._progress is not None:
-            self._progress(started, self._expected)
+        self._count(run.expected or 0)
 
     def add(self, record: StateChangeRecord) -> None:
         self._records.append(record)
@@ -421,8 +417,11 @@ class _Collector:
             return
         if record.interaction:
             self._last = record.interaction
+        self._count(1)
+
+    def _count(self, interactions: int) -> None:
+        # Under the lock, so that progress never goes backwards.
         with self._lock:
-            self._started += 1
-            started = self._started
-        if self._progress is not None:
-            self._progress(started, self._expected)
+            self._started += interactions
+            if self._progress is not None:
+                self._progress(self._started, self._expected)

@@ -405,6 +405,34 @@ def test_cli_jobs_worker_that_cannot_build_the_app_is_a_usage_error(
     assert "died during the run" not in done.stderr
 
 
+def test_verify_jobs_share_the_runs_between_this_process_and_a_worker(
+    tmp_path: Path, speed_app: str
+) -> None:
+    from flask_pact_states import get_app_states
+    from flask_pact_states.jobs import load_app
+
+    pact = hand_pact(tmp_path / "pact.json", _interactions(10))
+    app = load_app(speed_app)
+    seen: list[tuple[int, int | None]] = []
+
+    result = verify(
+        app,
+        pact,
+        jobs=2,
+        chunk_size=1,
+        app_factory=speed_app,
+        progress=lambda started, expected: seen.append((started, expected)),
+    )
+
+    here = {r.interaction for r in get_app_states(app).journal if r.action == "setup"}
+    # The worker holds a run from the start; this process takes the others
+    # while the worker starts up.
+    assert 0 < len(here) < 10
+    assert len(result.interactions) == 10
+    assert seen[-1] == (10, 10)
+    assert [started for started, _ in seen] == sorted(started for started, _ in seen)
+
+
 def test_verify_jobs_need_an_app_factory(tmp_path: Path, speed_app: str) -> None:
     from flask_pact_states import VerificationSetupError
     from flask_pact_states.jobs import load_app
