@@ -32,10 +32,11 @@ from .sources import (
 #: Interactions per verifier run for large local pacts. A run costs a fixed
 #: ~9 ms plus ~24 µs per interaction for each interaction in it (the verifier
 #: clones the whole pact per interaction), so the best size is near
-#: sqrt(9 ms / 24 µs) = 19: at 5,000 interactions 10 and 20 were alike, 5 and
-#: 50 5-10% slower, 100 15% slower (``python -m benchmarks.fast --sizes 5000
-#: --chunk-sizes 5,10,50,100``). Pacts with bigger interactions clone slower,
-#: which favours smaller chunks still.
+#: sqrt(9 ms / 24 µs) = 19. Measured: at 1,000 interactions, in one process,
+#: 10 and 20 were fastest, 5 about 11%, 50 about 7% and 100 about 16% slower;
+#: at 5,000, whole processes (``python -m benchmarks.fast --sizes 5000
+#: --chunk-sizes 10,100``), 10 took 0.98x and 100 1.07x the time of 20.
+#: Pacts with bigger interactions clone slower, which favours smaller chunks.
 DEFAULT_CHUNK_SIZE: Final = 20
 
 

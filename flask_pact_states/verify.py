@@ -110,7 +110,9 @@ def verify(
     :param broker: fetch pacts from a Pact Broker too.
     :param publish: publish results to the broker (only for broker pacts).
     :param request_timeout: seconds the verifier waits for each request.
-    :param progress: called as interactions start, from a server thread.
+    :param progress: called with (started, expected) as interactions start
+        here and as worker processes finish runs, from a server thread or
+        the worker pool's thread (never two at once).
     :param minimal_trust_store: when no source needs TLS, point the verifier
         at a one-certificate trust store, so that it does not load the
         system's for every interaction (see :mod:`.truststore`; it changes
