@@ -14,6 +14,7 @@ single process would build.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import multiprocessing
 import os
@@ -227,8 +228,7 @@ def _serve_worker_app(factory: AppFactory, direct_state_calls: bool) -> None:
 
     app = load_app(factory)
     states = _app_states(app)
-    # The process ends with the pool; its patches, server and verifier
-    # report (printed to stdout, which ours replaces) go with it.
+    # The verifier's report goes to stdout; the parent prints ours.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.close(devnull)
@@ -237,6 +237,11 @@ def _serve_worker_app(factory: AppFactory, direct_state_calls: bool) -> None:
     base_url = stack.enter_context(serve(wsgi_app))
     records: list[StateChangeRecord] = []
     stack.enter_context(states.journal.listen(records.append))
+    # Stop the server at exit, while its threads can still run. Left to the
+    # interpreter's final clean-up, the stop can wait out its 1 s timeout
+    # for threads that no longer run (seen with this set-up run outside a
+    # pool; inside one, the pool's shutdown would wait with it).
+    atexit.register(stack.close)
     target = Target(base_url, states.settings.url, states.settings.token)
     _worker.update(stack=stack, target=target, records=records, states=states)
 
