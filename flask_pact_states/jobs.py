@@ -117,12 +117,15 @@ class WorkerPool:
             initializer=_start_worker,
             initargs=(factory, direct_state_calls, self._started, self._failed),
         )
-        # One run in flight per worker: a free worker takes the next run from
-        # the queue only then, so that the queue stays shared fairly.
+        # At most one run per worker taken from the queue and not finished:
+        # the next is taken when one finishes, so that the queue stays
+        # shared fairly (the first ones wait for the workers to start).
         self._slots = threading.Semaphore(size)
         self._futures: dict[Future[RunOutcome], int] = {}
         self._feeder: threading.Thread | None = None
         self._queue: RunQueue | None = None
+        # A run taken from the queue that no worker got: the pool broke.
+        self._lost_run = False
 
     def take_from(self, queue: RunQueue, plan: VerificationPlan) -> None:
         """Start feeding the workers runs from ``queue``, in a thread."""
@@ -154,6 +157,9 @@ class WorkerPool:
         except BaseException:
             self.stop()
             raise
+        if self._lost_run:
+            self.stop()
+            raise self._broken()
         self._pool.shutdown()
         return outcomes
 
@@ -161,9 +167,12 @@ class WorkerPool:
         """Stop the workers now: a verifier mid-run would go on for its run."""
         if self._queue is not None:
             self._queue.close()
-        # The executor has no public way to end running tasks.
-        processes = list((self._pool._processes or {}).values())
+        # The executor has no public way to end running tasks. Its process
+        # table, read after shutdown: a submit spawning a worker holds the
+        # lock shutdown takes, so that worker is in the table by then.
+        table = self._pool._processes
         self._pool.shutdown(wait=False, cancel_futures=True)
+        processes = list((table or {}).values())
         for process in processes:
             process.terminate()
         for process in processes:
@@ -179,19 +188,21 @@ class WorkerPool:
             try:
                 future = self._pool.submit(_execute, run, plan)
             except (BrokenProcessPool, RuntimeError):
+                self._lost_run = True
                 queue.close()  # outcomes() says why
                 return
             self._futures[future] = index
             future.add_done_callback(functools.partial(self._finished, run=run))
 
     def _finished(self, future: Future[RunOutcome], run: VerifierRun) -> None:
-        self._slots.release()
-        if future.exception() is not None:
-            # Stop the others taking more: the run fails either way.
+        if future.cancelled() or future.exception() is not None:
+            # Stop anyone taking more (before the feeder may take the next
+            # run): the verification fails either way.
             if self._queue is not None:
                 self._queue.close()
         elif self._on_done is not None:
             self._on_done(run)
+        self._slots.release()
 
     def _broken(self) -> PactStatesError:
         """The error for a broken pool: the app did not start, or a worker died."""

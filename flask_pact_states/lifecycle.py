@@ -132,6 +132,10 @@ class Lifecycle:
         """
         self._schedule = None if schedule is None else deque(map(tuple, schedule))
         self._leftovers.clear()
+        if self._interaction is not None:
+            # It belongs to the previous run: a setup of it failing late (a
+            # handler that hung) must not expect leftovers in this one.
+            self._interaction.planned = None
 
     def skips(self, state: str) -> bool:
         """Whether this setup call is one the verifier still sends for an
@@ -271,7 +275,9 @@ class Lifecycle:
     def _fail(self, interaction: Interaction) -> None:
         """A setup of ``interaction`` failed: undo it, and expect the setups
         the verifier still sends for its other states."""
-        planned = interaction.planned
+        # Only the current interaction's setups are still to come; one that
+        # was given up on (a hung handler, reset without the lock) has none.
+        planned = interaction.planned if interaction is self._interaction else None
         self.reset()
         if planned is not None:
             self._leftovers.extend(planned[interaction.setups :])

@@ -142,7 +142,8 @@ class AppStates:
                 self._lock.release()
 
     def reset(self, *, wait: float | None = None) -> None:
-        """Undo everything the current interaction set up.
+        """Undo everything the current interaction set up, and forget the
+        schedule of the run (see :meth:`expect`): the run is over.
 
         :param wait: seconds to wait for a state change still running; after
             that, undo anyway. For Ctrl-C while a handler hangs: its patches
@@ -152,6 +153,7 @@ class AppStates:
         try:
             self.lifecycle.reset()
         finally:
+            self.lifecycle.expect(None)
             if acquired:
                 self._lock.release()
 

@@ -62,8 +62,9 @@ __all__ = [
 
 #: Called with (interactions started, interactions expected or None).
 Progress = Callable[[int, int | None], None]
-#: How long a reset after Ctrl-C waits for a handler that is still running.
-_INTERRUPT_RESET_WAIT: Final = 1.0
+#: How long a reset after Ctrl-C or a failed run waits for a handler that
+#: is still running.
+_ABORT_RESET_WAIT: Final = 1.0
 
 
 def verify(
@@ -130,9 +131,10 @@ def verify(
         (the verifier's time grows with the square of a run's size); ``0``
         turns it off. URL and broker sources are never chunked.
     :param jobs: execute the runs (chunks, consumers) in this many processes:
-        this one and ``jobs - 1`` spawned workers, each with its own app built
-        by ``app_factory``; ``"auto"`` uses every core. With one run, or
-        ``1``, all runs go in this process.
+        this one, with ``app``, and ``jobs - 1`` spawned workers, each with
+        its own app built by ``app_factory`` (which should build the same
+        app); ``"auto"`` uses every core. With one run, or ``1``, all runs go
+        in this process.
     :param app_factory: how a worker builds its app: a ``flask --app``
         import string (``"myapp.tests:create_test_app"``) or a picklable
         callable; needed when ``jobs`` is not 1.
@@ -251,7 +253,7 @@ def _execute_plan(
     queue = RunQueue(plan.runs)
     pool = helpers.start(collector.run_done)
     silencer = StdoutSilencer()
-    interrupted = False
+    aborted = False
     try:
         with serve(app) as base_url, states.journal.listen(collector.add):
             target = Target(base_url, states.settings.url, states.settings.token)
@@ -270,23 +272,21 @@ def _execute_plan(
                 pool.take_from(queue, plan)
             try:
                 outcomes = run_in_worker(run_here)
-            except BaseException:
-                interrupted = True
-                queue.close()
-                raise
             finally:
+                queue.close()  # no-op when every run was taken
                 silencer.close()
             if pool is not None:
                 outcomes |= pool.outcomes()
             return [outcomes[index] for index in range(len(plan.runs))]
     except BaseException:
+        # Ctrl-C (here or while waiting for the workers), or a failed run.
+        aborted = True
         if pool is not None:
             pool.stop()
         raise
     finally:
-        # A handler may hang after Ctrl-C: undo its patches anyway.
-        states.reset(wait=_INTERRUPT_RESET_WAIT if interrupted else None)
-        states.expect(None)
+        # A handler may hang after Ctrl-C or a failure: undo its patches anyway.
+        states.reset(wait=_ABORT_RESET_WAIT if aborted else None)
 
 
 def execute_run(

@@ -8,7 +8,9 @@ After each path the patched globals must be the very objects they were before
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
+import threading
 import types
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -822,6 +824,64 @@ def test_a_call_that_does_not_fit_the_schedule_drops_it(
     assert "skipped" not in outcomes
 
 
+def test_a_reset_forgets_the_run_s_schedule(
+    states: PactStates, provider: Flask, client: FlaskClient, rec: Recorder, g: Globals
+) -> None:
+    """The runner resets at the end of a run: a schedule left behind would
+    skip the next caller's setups."""
+    app_states = get_app_states(provider)
+    app_states.expect([("a broken state", "mail is captured")])
+    app_states.reset()
+
+    assert setup(client, "a broken state").status_code == 422
+    assert setup(client, "mail is captured").status_code == 200
+    assert client.get("/globals/1").get_json()["mailer"] == "mocked"  # set up
+    teardown(client, "mail is captured")
+    g.assert_restored()
+    assert "skipped" not in [r.outcome for r in states.journal(provider)]
+
+
+def test_a_setup_failing_after_the_next_run_began_skips_nothing_in_it(
+    states: PactStates,
+    provider: Flask,
+    client: FlaskClient,
+    rec: Recorder,
+    g: Globals,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A handler of the previous run that hung past the lock timeout, then
+    failed, must not make the next run skip a setup of its own."""
+    entered, release = threading.Event(), threading.Event()
+
+    @states.register("a slow broken state")
+    def slow_broken() -> None:
+        entered.set()
+        release.wait(10)
+        raise RuntimeError("failed late")
+
+    app_states = get_app_states(provider)
+    settings = dataclasses.replace(app_states.settings, lock_timeout=0.1)
+    monkeypatch.setattr(app_states, "settings", settings)
+    app_states.expect([("a slow broken state", "mail is captured")])
+    answers: list[int] = []
+    hung = threading.Thread(
+        target=lambda: answers.append(setup(client, "a slow broken state").status_code)
+    )
+    hung.start()
+    assert entered.wait(10)
+
+    app_states.expect([("mail is captured",)])  # the next run; gives up the lock
+    release.set()
+    hung.join(10)
+
+    assert answers == [422]
+    assert setup(client, "mail is captured").status_code == 200
+    assert client.get("/globals/1").get_json()["mailer"] == "mocked"  # not skipped
+    teardown(client, "mail is captured")
+    g.assert_restored()
+    assert "skipped" not in [r.outcome for r in states.journal(provider)]
+
+
 # the real verifier
 
 
@@ -878,7 +938,8 @@ def expected_steps(
 TEARDOWN = pytest.mark.parametrize(
     "teardown_on", [True, False], ids=["teardown", "no-teardown"]
 )
-# The verifier runs a pact's interactions sorted by description.
+# The verifier runs a pact's interactions in file order (the numbers only
+# keep descriptions apart).
 MIXED_RUN = [
     Call("01 no state", "/globals/1", body=ALL_REAL),
     Call(

@@ -124,7 +124,8 @@ def _interactions(count: int) -> list[dict[str, Any]]:
         else:
             entry = _injected(name)
         entries.append(entry)
-    # Shuffled against the verifier's order (by description).
+    # Out of description order: the verifier runs a pact in file order,
+    # which chunks and schedules must follow.
     return entries[1::2] + entries[::2]
 
 
