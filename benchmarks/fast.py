@@ -17,9 +17,9 @@ Whole processes, timed side by side and alternating over the rounds:
 
 Run ``python -m benchmarks.fast [--rounds 5] [--sizes 1000,5000]``. It prints
 the median wall time of each contender and the ratios issue 8 asks for.
-``--only NAME,NAME`` times just those contenders, e.g. more rounds of the
-two ``--jobs`` runs: ``--sizes 1000 --rounds 15 --only 'ours --jobs 1,ours
---jobs 2'``.
+``--only NAME`` (repeatable; names as printed, some with commas) times just
+those contenders, e.g. more rounds of the two ``--jobs`` runs: ``--sizes 1000
+--rounds 15 --only 'ours --jobs 1' --only 'ours --jobs 2'``.
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ from typing import Any, Final
 
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
+from benchmarks.workloads import QuietRequestHandler, serve_in_thread
 from flask_pact_states import PactStates, mock_db
 
 #: This module's import name (``__name__`` is ``__main__`` under ``-m``).
@@ -121,11 +122,6 @@ def write_pact(directory: Path, size: int) -> Path:
     return path
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
 def run_floor(pact: Path) -> int:
     """The floor: every row in place, no state URL, pact-python's defaults."""
     from pact import Verifier
@@ -134,7 +130,9 @@ def run_floor(pact: Path) -> int:
     for entry in document["interactions"]:
         body = entry["response"]["body"]
         ITEMS[body["id"]] = body
-    server = make_server("127.0.0.1", 0, _base_app(), True, request_handler=_Quiet)
+    server = make_server(
+        "127.0.0.1", 0, _base_app(), True, request_handler=QuietRequestHandler
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -153,7 +151,7 @@ class _PooledWerkzeugServer(BaseWSGIServer):
     multithread = True
 
     def __init__(self, host: str, port: int, app: Any) -> None:
-        super().__init__(host, port, app, _Quiet)
+        super().__init__(host, port, app, QuietRequestHandler)
         self._requests: queue.SimpleQueue[tuple[socket.socket, Any] | None] = (
             queue.SimpleQueue()
         )
@@ -176,16 +174,8 @@ class _PooledWerkzeugServer(BaseWSGIServer):
 
 @contextmanager
 def _serve_with_werkzeug(app: Any) -> Iterator[str]:
-    server = _PooledWerkzeugServer("127.0.0.1", 0, app)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_in_thread(_PooledWerkzeugServer("127.0.0.1", 0, app)) as url:
+        yield url
 
 
 def run_with_werkzeug(arguments: Sequence[str]) -> int:
@@ -300,16 +290,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        default="",
-        help="time just these contenders, e.g. 'ours --jobs 1,ours --jobs 2'",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="time just this contender (repeatable), e.g. --only 'ours, werkzeug'",
     )
     options = parser.parse_args(args)
     sizes = [int(text) for text in options.sizes.split(",")]
     chunks = [int(text) for text in options.chunk_sizes.split(",") if text]
-    only = [name.strip() for name in options.only.split(",") if name.strip()]
     for size in sizes:
         first = size == sizes[0]
-        _report(size, measure(size, options.rounds, first, chunks, only))
+        _report(size, measure(size, options.rounds, first, chunks, options.only))
     return 0
 
 

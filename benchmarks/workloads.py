@@ -25,7 +25,7 @@ from unittest import mock
 
 from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from flask_pact_states import PactStates, mock_db
 
@@ -268,7 +268,7 @@ def create_ours_app() -> Flask:
 # -- serving -----------------------------------------------------------------
 
 
-class _QuietRequestHandler(WSGIRequestHandler):
+class QuietRequestHandler(WSGIRequestHandler):
     """No access log: thousands of lines would cost time and hide the report."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -279,12 +279,20 @@ class _QuietRequestHandler(WSGIRequestHandler):
 def serve(app: Flask) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1, port 0, in a thread; yield its base URL.
 
-    The same werkzeug setup as the runner's, so the contenders that bring no
-    server of their own differ from it only in their state handling.
+    The werkzeug setup the runner used before waitress, the same for every
+    contender that brings no server of its own, so that those differ only in
+    their state handling.
     """
     server = make_server(
-        "127.0.0.1", 0, app, threaded=True, request_handler=_QuietRequestHandler
+        "127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler
     )
+    with serve_in_thread(server) as url:
+        yield url
+
+
+@contextmanager
+def serve_in_thread(server: BaseWSGIServer) -> Iterator[str]:
+    """Run ``server`` in a thread; yield its base URL; stop and close it."""
     # A short poll: shutdown() otherwise waits up to half a second.
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
