@@ -132,7 +132,9 @@ class AppStates:
         run will verify, in order (see :meth:`.Lifecycle.expect`).
 
         Waits at most ``PACT_STATES_LOCK_TIMEOUT`` for a running state change
-        (a handler of the previous run may hang).
+        (a handler of the previous run may hang), then sets it anyway, as
+        :meth:`reset` undoes anyway: the late handler's interaction is no
+        longer planned, so its failure skips nothing in the new run.
         """
         acquired = self._lock.acquire(timeout=self.settings.lock_timeout)
         try:
