@@ -270,6 +270,13 @@ def _report(size: int, samples: dict[str, list[float]]) -> None:
     if {"ours --jobs 1", "ours --jobs 2"} <= medians.keys():
         speedup = medians["ours --jobs 1"] / medians["ours --jobs 2"]
         print(f"  --jobs 2 is {speedup:.2f}x faster than --jobs 1 (target >= 1.4x)")
+        # The ratio within each round cancels the machine's drift between
+        # rounds (its speed wandered by up to 1.5x over minutes, measured),
+        # which the ratio of the medians does not.
+        pairs = zip(samples["ours --jobs 1"], samples["ours --jobs 2"], strict=True)
+        ratios = [one / two for one, two in pairs]
+        listed = " ".join(f"{ratio:.2f}" for ratio in ratios)
+        print(f"  per round: {statistics.median(ratios):.2f}x median ({listed})")
     sys.stdout.flush()
 
 

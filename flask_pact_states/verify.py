@@ -31,6 +31,7 @@ from .broker import BrokerOptions, PublishOptions, configure_broker
 from .config import DIRECT_STATE_CALLS, MINIMAL_TRUST_STORE
 from .errors import VerificationSetupError
 from .extension import get_app_states
+from .heap import existing_objects_frozen
 from .jobs import AppFactory, RunQueue, WorkerPool, resolve_jobs
 from .journal import StateChangeRecord
 from .plan import DEFAULT_CHUNK_SIZE, VerificationPlan, VerifierRun, build_plan
@@ -170,7 +171,7 @@ def verify(
         processes = min(resolve_jobs(jobs), len(plan.runs))
         factory = _factory(app_factory, jobs) if processes > 1 else None
         wsgi_app = served_app(app, direct_state_calls=direct_state_calls)
-        with truststore.minimal_trust_store(trust):
+        with truststore.minimal_trust_store(trust), existing_objects_frozen():
             outcomes = _execute_plan(
                 wsgi_app,
                 states,

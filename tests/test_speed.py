@@ -42,6 +42,7 @@ _SPEED_UPS: list[dict[str, Any]] = [
 
 #: The provider's module, written out so that spawned workers can import it.
 _APP_MODULE = """
+import gc
 import multiprocessing
 import os
 
@@ -59,6 +60,13 @@ def user_exists(user_id):
 @states.register("database is down")
 def database_down():
     raise ConnectionError("database is on fire")
+
+
+@states.register("the startup objects are frozen")
+def startup_objects_frozen():
+    # In either process: verify() freezes them for the run, a worker for life.
+    if not gc.get_freeze_count():
+        raise AssertionError("the collector still goes over the startup objects")
 
 
 @states.register("a user with a server-side id")
@@ -432,6 +440,26 @@ def test_verify_jobs_share_the_runs_between_this_process_and_a_worker(
     assert len(result.interactions) == 10
     assert seen[-1] == (10, 10)
     assert [started for started, _ in seen] == sorted(started for started, _ in seen)
+
+
+def test_every_process_runs_with_the_startup_objects_frozen(
+    tmp_path: Path, speed_app: str
+) -> None:
+    from flask_pact_states import get_app_states
+    from flask_pact_states.jobs import load_app
+
+    entries = [
+        http_interaction(f"{n} frozen", states=["the startup objects are frozen"])
+        for n in range(8)
+    ]
+    pact = hand_pact(tmp_path / "pact.json", entries)
+    app = load_app(speed_app)
+
+    result = verify(app, pact, jobs=2, chunk_size=1, app_factory=speed_app)
+
+    assert result.passed, result.report()
+    here = [r for r in get_app_states(app).journal if r.action == "setup"]
+    assert 0 < len(here) < 8  # the worker ran some of them
 
 
 def test_verify_jobs_need_an_app_factory(tmp_path: Path, speed_app: str) -> None:

@@ -1,0 +1,68 @@
+"""verify() keeps the collector off the objects it outlives, and only then."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from verify_helpers import hand_pact, http_interaction, make_app
+
+from flask_pact_states import PactStates
+from flask_pact_states.heap import existing_objects_frozen
+from flask_pact_states.verify import verify
+
+
+@pytest.fixture
+def nothing_frozen() -> Iterator[None]:
+    assert gc.get_freeze_count() == 0, "another test left objects frozen"
+    yield
+    gc.unfreeze()
+
+
+@pytest.mark.usefixtures("nothing_frozen")
+def test_verify_freezes_the_objects_it_outlives_for_the_run(tmp_path: Path) -> None:
+    states = PactStates()
+    during: list[int] = []
+    states.register("anything")(lambda: during.append(gc.get_freeze_count()))
+    entries = [http_interaction("a", states=["anything"])]
+    pact = hand_pact(tmp_path / "pact.json", entries)
+    app = make_app(states)
+
+    result = verify(app, pact)
+
+    assert result.passed, result.report()
+    assert during
+    assert during[0] > 0
+    assert gc.get_freeze_count() == 0  # thawed: collected as usual again
+
+
+@pytest.mark.usefixtures("nothing_frozen")
+def test_objects_made_meanwhile_are_collected() -> None:
+    with existing_objects_frozen():
+        frozen = gc.get_freeze_count()
+        cycle: list[object] = []
+        cycle.append(cycle)
+        del cycle
+        assert gc.collect() >= 1
+        assert gc.get_freeze_count() == frozen
+
+
+@pytest.mark.usefixtures("nothing_frozen")
+def test_a_process_s_own_freeze_is_left_alone() -> None:
+    gc.freeze()
+    own = gc.get_freeze_count()
+
+    with existing_objects_frozen():
+        assert gc.get_freeze_count() == own
+
+    assert gc.get_freeze_count() == own  # not thawed by us
+
+
+@pytest.mark.usefixtures("nothing_frozen")
+def test_objects_are_thawed_when_the_run_raises() -> None:
+    with pytest.raises(KeyboardInterrupt), existing_objects_frozen():
+        raise KeyboardInterrupt
+
+    assert gc.get_freeze_count() == 0
