@@ -34,8 +34,8 @@ from .results import RunOutcome
 if TYPE_CHECKING:
     from flask import Flask
 
+    from .execution import Target
     from .plan import VerificationPlan, VerifierRun
-    from .verify import Target
 
 #: How a worker gets its app: a Flask ``--app`` import string (e.g.
 #: ``"myapp.tests:create_test_app"``) or a picklable callable returning it.
@@ -235,11 +235,11 @@ def _start_worker(
 
 
 def _serve_worker_app(factory: AppFactory, direct_state_calls: bool) -> None:
+    from .execution import Target, app_states, served_app
     from .serving import serve
-    from .verify import Target, _app_states, served_app
 
     app = load_app(factory)
-    states = _app_states(app)
+    states = app_states(app)
     # The verifier's report goes to stdout; the parent prints ours.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
@@ -263,7 +263,7 @@ def _serve_worker_app(factory: AppFactory, direct_state_calls: bool) -> None:
 
 
 def _execute(run: VerifierRun, plan: VerificationPlan) -> RunOutcome:
-    from .verify import execute_run
+    from .execution import execute_run
 
     records: list[StateChangeRecord] = _worker["records"]
     target: Target = _worker["target"]

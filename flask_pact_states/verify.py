@@ -1,14 +1,15 @@
 """Verify a Flask app against pacts and say exactly what failed.
 
-:func:`verify` serves the app with werkzeug on 127.0.0.1 (port 0) in a thread
-(see :mod:`.serving`), drives :class:`pact.Verifier` against it (teardown on,
-JSON body, the state URL pointing at the extension's endpoint) and listens to
+:func:`verify` serves the app with waitress on 127.0.0.1 (port 0) in a thread
+(see :mod:`.serving`), drives :class:`pact.Verifier` against it and listens to
 the endpoint's journal, so that a failing state handler's exception and
 traceback reach the report although the verifier never shows them.
 
-The work is split in two for later speed-ups: :func:`~.plan.build_plan` turns
-the sources into :class:`~.plan.VerifierRun` values, and :func:`execute_run`
-executes one of them against the served app.
+The work is split in three: :func:`~.plan.build_plan` turns the sources into
+:class:`~.plan.VerifierRun` values, :func:`~.execution.execute_run` executes
+one of them against the served app, and :func:`verify` hands the runs out to
+this process and any ``--jobs`` workers (:mod:`.jobs`) and merges the
+outcomes into one result.
 
 ``PACT_DO_NOT_TRACK`` is set to ``true`` unless already set: otherwise the
 verifier tries to send usage events over the network.
@@ -16,21 +17,18 @@ verifier tries to send usage events over the network.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
-from urllib.parse import quote
 
 from . import truststore
-from .broker import BrokerOptions, PublishOptions, configure_broker
+from .broker import BrokerOptions, PublishOptions
 from .config import DIRECT_STATE_CALLS, MINIMAL_TRUST_STORE
 from .errors import VerificationSetupError
-from .extension import get_app_states
+from .execution import Target, app_states, execute_run, served_app
 from .heap import existing_objects_frozen
 from .jobs import AppFactory, RunQueue, WorkerPool, resolve_jobs
 from .journal import StateChangeRecord
@@ -38,12 +36,10 @@ from .plan import DEFAULT_CHUNK_SIZE, VerificationPlan, VerifierRun, build_plan
 from .results import RunOutcome, VerificationResult, build_result
 from .serving import run_in_worker, serve
 from .silencer import StdoutSilencer
-from .views import DirectStateCalls
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
     from flask import Flask
-    from pact import Verifier
 
     from .service import AppStates
 
@@ -146,7 +142,7 @@ def verify(
 
     .. versionadded:: 0.1
     """
-    states = _app_states(app)
+    states = app_states(app)
     os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
     import tempfile
 
@@ -182,11 +178,6 @@ def verify(
     return build_result(plan, outcomes, states.registry)
 
 
-def served_app(app: Flask, *, direct_state_calls: bool) -> WSGIApplication:
-    """What the runner serves: ``app``, behind the direct door for state calls."""
-    return DirectStateCalls(app) if direct_state_calls else app
-
-
 def _factory(app_factory: AppFactory | None, jobs: int | str) -> AppFactory:
     if app_factory is None:
         msg = (
@@ -195,33 +186,6 @@ def _factory(app_factory: AppFactory | None, jobs: int | str) -> AppFactory:
         )
         raise VerificationSetupError(msg)
     return app_factory
-
-
-def _app_states(app: Flask) -> AppStates:
-    try:
-        return get_app_states(app)
-    except RuntimeError:
-        msg = (
-            f"The app {app.name!r} has no PactStates, so there is no state"
-            " endpoint to verify against. Call states.init_app(app) in a"
-            " test-only app factory and point the command at it, e.g."
-            " flask --app myapp.tests:create_test_app pact-verify pacts/."
-        )
-        raise VerificationSetupError(msg) from None
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where the served app answers: its base URL, state path and token."""
-
-    base_url: str
-    state_path: str
-    token: str | None
-
-    def state_url(self, consumer: str | None) -> str:
-        """The state-change URL, scoped to ``consumer`` when known."""
-        url = f"{self.base_url}{self.state_path}"
-        return f"{url}?consumer={quote(consumer, safe='')}" if consumer else url
 
 
 @dataclass(frozen=True)
@@ -288,110 +252,6 @@ def _execute_plan(
     finally:
         # A handler may hang after Ctrl-C or a failure: undo its patches anyway.
         states.reset(wait=_ABORT_RESET_WAIT if aborted else None)
-
-
-def execute_run(
-    run: VerifierRun,
-    plan: VerificationPlan,
-    target: Target,
-    silencer: StdoutSilencer | None = None,
-    on_start: Callable[[], list[StateChangeRecord]] | None = None,
-) -> RunOutcome:
-    """Execute one verifier run against the served app; blocks until done.
-
-    :param on_start: returns the list the journal records of this run go to.
-    :raises VerificationSetupError: when pact-python refuses an option.
-    """
-    from pact import Verifier
-
-    records = on_start() if on_start else []
-    verifier = Verifier(plan.provider, host="127.0.0.1")
-    try:
-        _configure(verifier, run, plan, target)
-    except (ValueError, TypeError) as error:
-        msg = f"The verifier refused the options of run {run.label!r}: {error}"
-        raise VerificationSetupError(msg) from None
-    publishing = plan.publish is not None and run.broker is not None
-    with (
-        silencer.silenced() if silencer else _nothing(),
-        _PublishErrors.caught() if publishing else _nothing() as publish_errors,
-        # Raised for any failed interaction too; the results say which.
-        suppress(RuntimeError),
-    ):
-        verifier.verify()
-    return RunOutcome(
-        run=run,
-        results=verifier.results,
-        # A str subclass holding FFI memory: copy it, so outcomes pickle.
-        output=str(verifier.output(strip_ansi=True)),
-        records=records,
-        publish_errors=tuple(publish_errors.messages) if publish_errors else (),
-    )
-
-
-class _PublishErrors(logging.Handler):
-    """Catches the verifier's log record of a failed publication.
-
-    The verifier passes a run whose results the broker refused, and only logs
-    why: a result the broker never got must fail the run, with that reason.
-    """
-
-    _MARK: Final = "Publishing of verification results failed"
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if self._MARK in message:
-            self.messages.append(message.split(": ", 1)[-1])
-
-    @classmethod
-    @contextmanager
-    def caught(cls) -> Iterator[_PublishErrors]:
-        handler = cls()
-        logger = logging.getLogger("pact.ffi")
-        logger.addHandler(handler)
-        try:
-            yield handler
-        finally:
-            logger.removeHandler(handler)
-
-
-def _configure(
-    verifier: Verifier, run: VerifierRun, plan: VerificationPlan, target: Target
-) -> None:
-    verifier.add_transport(url=target.base_url)
-    verifier.state_handler(target.state_url(run.consumer), teardown=True, body=True)
-    verifier.set_request_timeout(round(plan.request_timeout * 1000))
-    verifier.set_coloured_output(enabled=False)
-    if target.token:
-        from .config import TOKEN_HEADER
-
-        verifier.add_custom_header(TOKEN_HEADER, target.token)
-    if plan.description or plan.state:
-        verifier.filter(plan.description, state=plan.state)
-    for path in run.files:
-        verifier.add_source(path)
-    for url in run.urls:
-        verifier.add_source(url)
-    if run.consumers:
-        verifier.filter_consumers(*run.consumers)
-    if run.broker is not None:
-        configure_broker(verifier, run.broker)
-    if plan.publish is not None and run.broker is not None:
-        verifier.set_publish_options(
-            plan.publish.provider_version,
-            url=plan.publish.build_url,
-            branch=plan.publish.branch,
-            tags=list(plan.publish.tags),
-        )
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 class _Collector:

@@ -1,0 +1,171 @@
+"""One verifier run against the served app.
+
+:func:`execute_run` configures :class:`pact.Verifier` for one
+:class:`~.plan.VerifierRun` (teardown on, JSON body, the state URL pointing at
+the extension's endpoint), runs it and returns what it reported. Both
+:func:`~.verify.verify` and the ``--jobs`` workers (:mod:`.jobs`) call it, each
+against the app it serves (:func:`served_app`, described by a
+:class:`Target`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+from urllib.parse import quote
+
+from .broker import configure_broker
+from .errors import VerificationSetupError
+from .extension import get_app_states
+from .journal import StateChangeRecord
+from .plan import VerificationPlan, VerifierRun
+from .results import RunOutcome
+from .silencer import StdoutSilencer
+from .views import DirectStateCalls
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+    from flask import Flask
+    from pact import Verifier
+
+    from .service import AppStates
+
+
+def served_app(app: Flask, *, direct_state_calls: bool) -> WSGIApplication:
+    """What the runner serves: ``app``, behind the direct door for state calls."""
+    return DirectStateCalls(app) if direct_state_calls else app
+
+
+def app_states(app: Flask) -> AppStates:
+    """The app's PactStates service, or an error saying how to set it up."""
+    try:
+        return get_app_states(app)
+    except RuntimeError:
+        msg = (
+            f"The app {app.name!r} has no PactStates, so there is no state"
+            " endpoint to verify against. Call states.init_app(app) in a"
+            " test-only app factory and point the command at it, e.g."
+            " flask --app myapp.tests:create_test_app pact-verify pacts/."
+        )
+        raise VerificationSetupError(msg) from None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the served app answers: its base URL, state path and token."""
+
+    base_url: str
+    state_path: str
+    token: str | None
+
+    def state_url(self, consumer: str | None) -> str:
+        """The state-change URL, scoped to ``consumer`` when known."""
+        url = f"{self.base_url}{self.state_path}"
+        return f"{url}?consumer={quote(consumer, safe='')}" if consumer else url
+
+
+def execute_run(
+    run: VerifierRun,
+    plan: VerificationPlan,
+    target: Target,
+    silencer: StdoutSilencer | None = None,
+    on_start: Callable[[], list[StateChangeRecord]] | None = None,
+) -> RunOutcome:
+    """Execute one verifier run against the served app; blocks until done.
+
+    :param on_start: returns the list the journal records of this run go to.
+    :raises VerificationSetupError: when pact-python refuses an option.
+    """
+    from pact import Verifier
+
+    records = on_start() if on_start else []
+    verifier = Verifier(plan.provider, host="127.0.0.1")
+    try:
+        _configure(verifier, run, plan, target)
+    except (ValueError, TypeError) as error:
+        msg = f"The verifier refused the options of run {run.label!r}: {error}"
+        raise VerificationSetupError(msg) from None
+    publishing = plan.publish is not None and run.broker is not None
+    with (
+        silencer.silenced() if silencer else _nothing(),
+        _PublishErrors.caught() if publishing else _nothing() as publish_errors,
+        # Raised for any failed interaction too; the results say which.
+        suppress(RuntimeError),
+    ):
+        verifier.verify()
+    return RunOutcome(
+        run=run,
+        results=verifier.results,
+        # A str subclass holding FFI memory: copy it, so outcomes pickle.
+        output=str(verifier.output(strip_ansi=True)),
+        records=records,
+        publish_errors=tuple(publish_errors.messages) if publish_errors else (),
+    )
+
+
+class _PublishErrors(logging.Handler):
+    """Catches the verifier's log record of a failed publication.
+
+    The verifier passes a run whose results the broker refused, and only logs
+    why: a result the broker never got must fail the run, with that reason.
+    """
+
+    _MARK: Final = "Publishing of verification results failed"
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if self._MARK in message:
+            self.messages.append(message.split(": ", 1)[-1])
+
+    @classmethod
+    @contextmanager
+    def caught(cls) -> Iterator[_PublishErrors]:
+        handler = cls()
+        logger = logging.getLogger("pact.ffi")
+        logger.addHandler(handler)
+        try:
+            yield handler
+        finally:
+            logger.removeHandler(handler)
+
+
+def _configure(
+    verifier: Verifier, run: VerifierRun, plan: VerificationPlan, target: Target
+) -> None:
+    verifier.add_transport(url=target.base_url)
+    verifier.state_handler(target.state_url(run.consumer), teardown=True, body=True)
+    verifier.set_request_timeout(round(plan.request_timeout * 1000))
+    verifier.set_coloured_output(enabled=False)
+    if target.token:
+        from .config import TOKEN_HEADER
+
+        verifier.add_custom_header(TOKEN_HEADER, target.token)
+    if plan.description or plan.state:
+        verifier.filter(plan.description, state=plan.state)
+    for path in run.files:
+        verifier.add_source(path)
+    for url in run.urls:
+        verifier.add_source(url)
+    if run.consumers:
+        verifier.filter_consumers(*run.consumers)
+    if run.broker is not None:
+        configure_broker(verifier, run.broker)
+    if plan.publish is not None and run.broker is not None:
+        verifier.set_publish_options(
+            plan.publish.provider_version,
+            url=plan.publish.build_url,
+            branch=plan.publish.branch,
+            tags=list(plan.publish.tags),
+        )
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
