@@ -251,6 +251,9 @@ class Lifecycle:
         interaction, self._interaction = self._interaction, None
         self._leftovers.clear()
         if interaction is not None:
+            # Ended: a setup of it that fails late (a handler that hung past
+            # a reset without the lock) expects no leftovers.
+            interaction.planned = None
             interaction.stack.close()
 
     def _next_planned(self) -> tuple[str, ...] | None:
@@ -275,9 +278,7 @@ class Lifecycle:
     def _fail(self, interaction: Interaction) -> None:
         """A setup of ``interaction`` failed: undo it, and expect the setups
         the verifier still sends for its other states."""
-        # Only the current interaction's setups are still to come; one that
-        # was given up on (a hung handler, reset without the lock) has none.
-        planned = interaction.planned if interaction is self._interaction else None
+        planned = interaction.planned
         self.reset()
         if planned is not None:
             self._leftovers.extend(planned[interaction.setups :])

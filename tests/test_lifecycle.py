@@ -841,6 +841,7 @@ def test_a_reset_forgets_the_run_s_schedule(
     assert "skipped" not in [r.outcome for r in states.journal(provider)]
 
 
+@pytest.mark.parametrize("reset_first", [False, True], ids=["expect", "reset"])
 def test_a_setup_failing_after_the_next_run_began_skips_nothing_in_it(
     states: PactStates,
     provider: Flask,
@@ -848,9 +849,11 @@ def test_a_setup_failing_after_the_next_run_began_skips_nothing_in_it(
     rec: Recorder,
     g: Globals,
     monkeypatch: pytest.MonkeyPatch,
+    reset_first: bool,
 ) -> None:
     """A handler of the previous run that hung past the lock timeout, then
-    failed, must not make the next run skip a setup of its own."""
+    failed, must not make the next run skip a setup of its own: whether the
+    previous run ended with a reset (also given up on) or not."""
     entered, release = threading.Event(), threading.Event()
 
     @states.register("a slow broken state")
@@ -870,6 +873,8 @@ def test_a_setup_failing_after_the_next_run_began_skips_nothing_in_it(
     hung.start()
     assert entered.wait(10)
 
+    if reset_first:
+        app_states.reset(wait=0.1)  # the previous run's end; gives up the lock
     app_states.expect([("mail is captured",)])  # the next run; gives up the lock
     release.set()
     hung.join(10)
