@@ -32,6 +32,8 @@ from .journal import StateChangeRecord
 from .results import RunOutcome
 
 if TYPE_CHECKING:
+    from multiprocessing.synchronize import Event
+
     from flask import Flask
 
     from .execution import Target
@@ -223,7 +225,7 @@ class WorkerPool:
 
 
 def _start_worker(
-    factory: AppFactory, direct_state_calls: bool, started: Any, failed: Any
+    factory: AppFactory, direct_state_calls: bool, started: Event, failed: Event
 ) -> None:
     """Build and serve this worker's app until the process ends."""
     try:

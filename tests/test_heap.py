@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +48,27 @@ def test_objects_made_meanwhile_are_collected() -> None:
         del cycle
         assert gc.collect() >= 1
         assert gc.get_freeze_count() == frozen
+
+
+class _Node:
+    """An object in a reference cycle, which only the collector frees."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.mark.usefixtures("nothing_frozen")
+def test_what_became_garbage_while_frozen_is_collected_after() -> None:
+    node = _Node()
+    alive = weakref.ref(node)
+
+    with existing_objects_frozen():
+        del node
+        gc.collect()
+        assert alive() is not None  # frozen: out of the collector's sight
+
+    gc.collect()
+    assert alive() is None  # thawed: collected as usual
 
 
 @pytest.mark.usefixtures("nothing_frozen")
