@@ -151,7 +151,7 @@ def prepare_ours(pact: Path, size: int, **options: Any) -> Verification:
 
     :param options: more keyword arguments for ``verify()``.
     """
-    from flask_pact_states.verify import verify
+    from flask_pact_states.runner.api import verify
 
     app = create_ours_app()
 

@@ -24,7 +24,7 @@ from flask import Flask
 from werkzeug.test import Client
 
 from flask_pact_states import DirectStateCalls, PactStates
-from flask_pact_states.registry import StateRegistry
+from flask_pact_states.provider.registry import StateRegistry
 
 WORDS = [
     *("user", "order", "invoice", "account", "basket", "payment", "product"),

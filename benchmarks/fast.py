@@ -184,7 +184,7 @@ def run_with_werkzeug(arguments: Sequence[str]) -> int:
 
     from flask.cli import main as flask_main
 
-    runner = importlib.import_module("flask_pact_states.verify")
+    runner = importlib.import_module("flask_pact_states.runner.api")
     runner.serve = _serve_with_werkzeug  # type: ignore[attr-defined]
     sys.argv = ["flask", *arguments]
     flask_main()

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-from .broker import BrokerOptions, PublishOptions
 from .errors import (
     DuplicateStateError,
     HandlerReturnError,
@@ -26,13 +25,20 @@ from .errors import (
     VerificationSetupError,
     WorkerDiedError,
 )
-from .extension import PactStates, get_app_states
-from .journal import StateChangeRecord
-from .mocking import active_patch_count, mock_db, override_config, patch, undo_patches
-from .results import InteractionResult, StateFailure, VerificationResult
-from .verify import verify
-from .views import DirectStateCalls
-from .wire import StateChange
+from .provider.endpoint import DirectStateCalls
+from .provider.extension import PactStates, get_app_states
+from .provider.journal import StateChangeRecord
+from .provider.mocking import (
+    active_patch_count,
+    mock_db,
+    override_config,
+    patch,
+    undo_patches,
+)
+from .provider.wire import StateChange
+from .runner.api import verify
+from .runner.broker import BrokerOptions, PublishOptions
+from .runner.results import InteractionResult, StateFailure, VerificationResult
 
 __all__ = [
     "BrokerOptions",

@@ -20,8 +20,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .broker import BrokerOptions, PublishOptions
-from .cli_runtime import (
+from .console import (
     ProgressCounter,
     _exit_interrupted,
     _interrupts_on_sigterm,
@@ -29,8 +28,9 @@ from .cli_runtime import (
     _progress,
 )
 from .errors import PactSourceError, VerificationSetupError, WorkerDiedError
-from .plan import DEFAULT_CHUNK_SIZE
-from .results import VerificationResult
+from .runner.broker import BrokerOptions, PublishOptions
+from .runner.plan import DEFAULT_CHUNK_SIZE
+from .runner.results import VerificationResult
 
 __all__ = [
     "ProgressCounter",
@@ -179,7 +179,7 @@ def pact_verify_command(**options: Any) -> None:
     Exits 0 when verified, 1 when verification failed or a --jobs worker
     process died during the run, 2 on usage errors and 130 when interrupted.
     """
-    from .verify import verify
+    from .runner.api import verify
 
     ctx = click.get_current_context()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -321,8 +321,8 @@ def pact_states_group() -> None:
 @with_appcontext
 def list_states_command() -> None:
     """List the registered states: name, consumer scope and handler location."""
-    from .extension import get_app_states
-    from .report import render_handlers
+    from .provider.extension import get_app_states
+    from .runner.report import render_handlers
 
     click.echo(render_handlers(get_app_states().registry), nl=False)
 
@@ -337,9 +337,9 @@ def check_states_command(sources: tuple[str, ...]) -> None:
     Missing handlers are printed as ready-to-paste stubs; exits 1 when any
     state has no handler, 2 when a source is not a pact.
     """
-    from .extension import get_app_states
-    from .report import render_check
-    from .sources import check_coverage, load_pacts, states_used
+    from .provider.extension import get_app_states
+    from .runner.pacts import check_coverage, load_pacts, states_used
+    from .runner.report import render_check
 
     try:
         pacts = load_pacts(*sources)

@@ -39,7 +39,7 @@ from serving_helpers import DB, ORIGINAL_ORDERS, ORIGINAL_USERS
 from werkzeug.test import TestResponse
 
 from flask_pact_states import PactStates, active_patch_count, mock_db
-from flask_pact_states.wire import (
+from flask_pact_states.provider.wire import (
     ACTIONS,
     MalformedStateChange,
     StateChange,

@@ -11,8 +11,8 @@ import pytest
 from verify_helpers import hand_pact, http_interaction, make_app
 
 from flask_pact_states import PactStates
-from flask_pact_states.heap import existing_objects_frozen
-from flask_pact_states.verify import verify
+from flask_pact_states.runner.api import verify
+from flask_pact_states.runner.heap import existing_objects_frozen
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from flask_pact_states.errors import VerificationSetupError
-from flask_pact_states.jobs import RunQueue, WorkerPool
-from flask_pact_states.plan import VerificationPlan, VerifierRun
-from flask_pact_states.results import RunOutcome
+from flask_pact_states.runner.parallel import RunQueue, WorkerPool
+from flask_pact_states.runner.plan import VerificationPlan, VerifierRun
+from flask_pact_states.runner.results import RunOutcome
 
 RUNS = tuple(VerifierRun(f"chunk {n}", expected=1) for n in range(3))
 PLAN = VerificationPlan(provider="Provider", runs=RUNS)

@@ -33,7 +33,7 @@ from flask_pact_states import (
     mock_db,
     patch,
 )
-from flask_pact_states.truststore import minimal_trust_store
+from flask_pact_states.runner.truststore import minimal_trust_store
 
 URL = "/_pact/provider_states"
 DB = "fps_lc.DB"

@@ -12,7 +12,7 @@ from flask_pact_states.errors import (
     StateBindingError,
     StateRegistrationError,
 )
-from flask_pact_states.registry import (
+from flask_pact_states.provider.registry import (
     HandlerKind,
     StateRegistry,
     bind_arguments,

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from flask import Flask, request
 
-from flask_pact_states.serving import serve
+from flask_pact_states.runner.server import serve
 
 
 def _server_threads() -> list[threading.Thread]:

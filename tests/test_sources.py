@@ -9,8 +9,8 @@ import pytest
 from verify_helpers import Call, hand_pact, http_interaction, record_pact
 
 from flask_pact_states import PactSourceError
-from flask_pact_states.registry import StateRegistry
-from flask_pact_states.sources import (
+from flask_pact_states.provider.registry import StateRegistry
+from flask_pact_states.runner.pacts import (
     HTTP_INTERACTION,
     PactState,
     check_coverage,

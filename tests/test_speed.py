@@ -18,9 +18,9 @@ import pytest
 from verify_helpers import hand_pact, http_interaction
 
 from flask_pact_states import active_patch_count
-from flask_pact_states.results import VerificationResult
-from flask_pact_states.truststore import CERTIFICATE, minimal_trust_store
-from flask_pact_states.verify import verify
+from flask_pact_states.runner.api import verify
+from flask_pact_states.runner.results import VerificationResult
+from flask_pact_states.runner.truststore import CERTIFICATE, minimal_trust_store
 
 #: Every speed-up off: the reference the others must match.
 _PLAIN: dict[str, Any] = {
@@ -165,7 +165,7 @@ def _comparable(result: VerificationResult) -> dict[str, Any]:
 
 
 def _verify(tmp_path: Path, app: str, count: int, **options: Any) -> VerificationResult:
-    from flask_pact_states.jobs import load_app
+    from flask_pact_states.runner.parallel import load_app
 
     pact = hand_pact(tmp_path / f"pact-{count}.json", _interactions(count))
     return verify(load_app(app), pact, app_factory=app, **options)
@@ -225,7 +225,7 @@ def test_minimal_trust_store_ships_one_public_certificate() -> None:
 def test_plan_keeps_the_system_trust_store_for_tls_sources(
     tmp_path: Path, sources: tuple[str, ...], needs_tls: bool
 ) -> None:
-    from flask_pact_states.plan import build_plan
+    from flask_pact_states.runner.plan import build_plan
 
     hand_pact(tmp_path / "pact.json", [http_interaction("ping")])
     located = [s if "://" in s else str(tmp_path / s) for s in sources]
@@ -236,8 +236,8 @@ def test_plan_keeps_the_system_trust_store_for_tls_sources(
 
 
 def test_plan_chunks_large_local_pacts_in_file_order(tmp_path: Path) -> None:
-    from flask_pact_states.plan import build_plan
-    from flask_pact_states.sources import load_pact
+    from flask_pact_states.runner.pacts import load_pact
+    from flask_pact_states.runner.plan import build_plan
 
     entries = [http_interaction(f"{n:02}", states=["s"]) for n in range(10)]
     entries.insert(3, {"description": "a message", "type": "Asynchronous/Messages"})
@@ -259,7 +259,7 @@ def test_plan_chunks_large_local_pacts_in_file_order(tmp_path: Path) -> None:
 
 
 def test_plan_schedules_the_states_of_each_run_s_interactions(tmp_path: Path) -> None:
-    from flask_pact_states.plan import build_plan
+    from flask_pact_states.runner.plan import build_plan
 
     entries = [
         http_interaction("a", states=["s1", "s2"]),
@@ -291,7 +291,7 @@ def test_plan_schedules_the_states_of_each_run_s_interactions(tmp_path: Path) ->
 
 
 def test_plan_skips_chunks_the_filters_empty(tmp_path: Path) -> None:
-    from flask_pact_states.plan import build_plan
+    from flask_pact_states.runner.plan import build_plan
 
     entries = [http_interaction(f"{n:02}") for n in range(9)]
     hand_pact(tmp_path / "p.json", entries)
@@ -308,7 +308,7 @@ def test_plan_skips_chunks_the_filters_empty(tmp_path: Path) -> None:
 
 
 def test_plan_never_chunks_remote_sources(tmp_path: Path) -> None:
-    from flask_pact_states.plan import build_plan
+    from flask_pact_states.runner.plan import build_plan
 
     plan = build_plan(
         ["http://127.0.0.1:1/p.json"], provider="Users", workdir=tmp_path, chunk_size=1
@@ -368,7 +368,7 @@ def test_cli_refuses_bad_jobs(tmp_path: Path, speed_app: str, jobs: str) -> None
     from flask.testing import FlaskCliRunner
 
     from flask_pact_states.cli import pact_verify_command
-    from flask_pact_states.jobs import load_app
+    from flask_pact_states.runner.parallel import load_app
 
     pact = hand_pact(tmp_path / "pact.json", [http_interaction("ping")])
     runner = FlaskCliRunner(load_app(speed_app))
@@ -418,7 +418,7 @@ def test_verify_jobs_share_the_runs_between_this_process_and_a_worker(
     tmp_path: Path, speed_app: str
 ) -> None:
     from flask_pact_states import get_app_states
-    from flask_pact_states.jobs import load_app
+    from flask_pact_states.runner.parallel import load_app
 
     pact = hand_pact(tmp_path / "pact.json", _interactions(10))
     app = load_app(speed_app)
@@ -446,7 +446,7 @@ def test_every_process_runs_with_the_startup_objects_frozen(
     tmp_path: Path, speed_app: str
 ) -> None:
     from flask_pact_states import get_app_states
-    from flask_pact_states.jobs import load_app
+    from flask_pact_states.runner.parallel import load_app
 
     entries = [
         http_interaction(f"{n} frozen", states=["the startup objects are frozen"])
@@ -464,7 +464,7 @@ def test_every_process_runs_with_the_startup_objects_frozen(
 
 def test_verify_jobs_need_an_app_factory(tmp_path: Path, speed_app: str) -> None:
     from flask_pact_states import VerificationSetupError
-    from flask_pact_states.jobs import load_app
+    from flask_pact_states.runner.parallel import load_app
 
     pact = hand_pact(tmp_path / "pact.json", _interactions(4))
 

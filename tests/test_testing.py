@@ -1,4 +1,4 @@
-"""The pytest plugin (``flask_pact_states.testing``, entry point ``pact_states``)
+"""The pytest plugin (``flask_pact_states.pytest_plugin``, entry point ``pact_states``)
 in a throwaway project run by ``pytester``, as pytest-flask tests its own.
 
 Each run is a subprocess: the verifier's FFI and its threads stay out of

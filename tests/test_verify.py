@@ -27,9 +27,9 @@ from flask_pact_states import (
     get_app_states,
     mock_db,
 )
-from flask_pact_states.broker import BrokerOptions, PublishOptions
-from flask_pact_states.results import group_records, pair_records
-from flask_pact_states.verify import verify
+from flask_pact_states.runner.api import verify
+from flask_pact_states.runner.broker import BrokerOptions, PublishOptions
+from flask_pact_states.runner.results import group_records, pair_records
 
 USER_STATE = "user {user_id:int} exists"
 

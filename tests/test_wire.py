@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from flask_pact_states.wire import (
+from flask_pact_states.provider.wire import (
     MalformedStateChange,
     StateChange,
     parse_state_changes,

@@ -13,7 +13,7 @@ from provider_tests.states import ASSIGNED_ID, create_test_app
 from users_provider import db
 
 from flask_pact_states import active_patch_count
-from flask_pact_states.verify import verify
+from flask_pact_states.runner.api import verify
 
 PACTS = Path(__file__).resolve().parents[1] / "pacts"
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .errors import StateRegistrationError
+from ..errors import StateRegistrationError
 
 RESERVED_ARGUMENTS: Final = frozenset({"params", "state", "consumer"})
 

@@ -14,9 +14,9 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from .registry import Handler, StateRegistry
+    from ..provider.registry import Handler, StateRegistry
+    from .pacts import Coverage, MissingState
     from .results import InteractionResult, VerificationResult
-    from .sources import Coverage, MissingState
 
 _MARKS: Final = {"passed": "PASS", "failed": "FAIL", "pending": "PEND"}
 _INDENT: Final = "   "

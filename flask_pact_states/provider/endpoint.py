@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from flask import Flask
 
-from . import config
-from .service import Answer, AppStates
+from .. import config
+from .state import Answer, AppStates
 from .wire import MalformedStateChange, parse_state_changes
 
 BLUEPRINT_NAME = "pact_states"

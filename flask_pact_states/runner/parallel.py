@@ -27,8 +27,8 @@ from contextlib import ExitStack
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .errors import PactStatesError, VerificationSetupError, WorkerDiedError
-from .journal import StateChangeRecord
+from ..errors import PactStatesError, VerificationSetupError, WorkerDiedError
+from ..provider.journal import StateChangeRecord
 from .results import RunOutcome
 
 if TYPE_CHECKING:
@@ -238,7 +238,7 @@ def _start_worker(
 
 def _serve_worker_app(factory: AppFactory, direct_state_calls: bool) -> None:
     from .execution import Target, app_states, served_app
-    from .serving import serve
+    from .server import serve
 
     app = load_app(factory)
     states = app_states(app)

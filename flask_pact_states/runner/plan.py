@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
+from ..errors import PactSourceError, VerificationSetupError
 from .broker import BrokerOptions, PublishOptions
-from .errors import PactSourceError, VerificationSetupError
-from .sources import (
+from .pacts import (
     HTTP_INTERACTION,
     PactFile,
     PactInteraction,

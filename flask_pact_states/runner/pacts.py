@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
-from .errors import PactSourceError
-from .registry import Handler, StateRegistry, handler_stub
+from ..errors import PactSourceError
+from ..provider.registry import Handler, StateRegistry, handler_stub
 
 #: The one interaction type an HTTP provider can verify.
 HTTP_INTERACTION: Final = "Synchronous/HTTP"

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .mocking import undo_patches
+from .provider.mocking import undo_patches
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from .verify import VerificationResult
+    from .runner.api import VerificationResult
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +41,7 @@ def pact_verify(request: pytest.FixtureRequest) -> Callable[..., VerificationRes
     app: Flask = request.getfixturevalue("app")
 
     def run(*sources: Any, **options: Any) -> VerificationResult:
-        from .verify import verify  # the verifier is heavy: import on use
+        from .runner.api import verify  # the verifier is heavy: import on use
 
         return verify(app, *sources, **options)
 

@@ -28,7 +28,7 @@ from enum import Enum
 from functools import cached_property
 from typing import Any
 
-from .errors import DuplicateStateError, StateBindingError, StateRegistrationError
+from ..errors import DuplicateStateError, StateBindingError, StateRegistrationError
 from .templates import (
     CONVERTERS,
     RESERVED_ARGUMENTS,

@@ -17,21 +17,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
+from ..errors import VerificationSetupError
+from ..provider.endpoint import DirectStateCalls
+from ..provider.extension import get_app_states
+from ..provider.journal import StateChangeRecord
 from .broker import configure_broker
-from .errors import VerificationSetupError
-from .extension import get_app_states
-from .journal import StateChangeRecord
 from .plan import VerificationPlan, VerifierRun
 from .results import RunOutcome
 from .silencer import StdoutSilencer
-from .views import DirectStateCalls
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
     from flask import Flask
     from pact import Verifier
 
-    from .service import AppStates
+    from ..provider.state import AppStates
 
 
 def served_app(app: Flask, *, direct_state_calls: bool) -> WSGIApplication:
@@ -144,7 +144,7 @@ def _configure(
     verifier.set_request_timeout(round(plan.request_timeout * 1000))
     verifier.set_coloured_output(enabled=False)
     if target.token:
-        from .config import TOKEN_HEADER
+        from ..config import TOKEN_HEADER
 
         verifier.add_custom_header(TOKEN_HEADER, target.token)
     if plan.description or plan.state:

@@ -24,24 +24,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from ..config import DIRECT_STATE_CALLS, MINIMAL_TRUST_STORE
+from ..errors import VerificationSetupError
+from ..provider.journal import StateChangeRecord
 from . import truststore
 from .broker import BrokerOptions, PublishOptions
-from .config import DIRECT_STATE_CALLS, MINIMAL_TRUST_STORE
-from .errors import VerificationSetupError
 from .execution import Target, app_states, execute_run, served_app
 from .heap import existing_objects_frozen
-from .jobs import AppFactory, RunQueue, WorkerPool, resolve_jobs
-from .journal import StateChangeRecord
+from .parallel import AppFactory, RunQueue, WorkerPool, resolve_jobs
 from .plan import DEFAULT_CHUNK_SIZE, VerificationPlan, VerifierRun, build_plan
 from .results import RunOutcome, VerificationResult, build_result
-from .serving import run_in_worker, serve
+from .server import run_in_worker, serve
 from .silencer import StdoutSilencer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
     from flask import Flask
 
-    from .service import AppStates
+    from ..provider.state import AppStates
 
 __all__ = [
     "BrokerOptions",

@@ -20,7 +20,7 @@ from unittest import mock
 
 from flask import current_app
 
-from .errors import MockTargetError
+from ..errors import MockTargetError
 from .lifecycle import current_scope
 
 #: ``"package.module.NAME"``, ``"package.module:NAME"`` or ``(owner, "NAME")``.

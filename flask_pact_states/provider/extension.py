@@ -8,12 +8,12 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, request, request_started
 
-from . import config
-from .errors import PactStatesNotEnabledError
+from .. import config
+from ..errors import PactStatesNotEnabledError
+from .endpoint import BLUEPRINT_NAME, EXTENSION_KEY, create_blueprint
 from .journal import StateChangeRecord
 from .registry import StateRegistry
-from .service import AppStates, Settings
-from .views import BLUEPRINT_NAME, EXTENSION_KEY, create_blueprint
+from .state import AppStates, Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

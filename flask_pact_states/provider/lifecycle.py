@@ -38,7 +38,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from .errors import HandlerReturnError
+from ..errors import HandlerReturnError
 from .registry import Handler, HandlerKind, StateMatch, bind_arguments
 
 #: The undo stack that patches made right now belong to (None outside a state).

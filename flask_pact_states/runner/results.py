@@ -17,9 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from .journal import StateChangeRecord
-from .registry import Handler, StateRegistry, handler_stub
-from .sources import MissingState, StateUse, check_coverage, states_used
+from ..provider.journal import StateChangeRecord
+from ..provider.registry import Handler, StateRegistry, handler_stub
+from .pacts import MissingState, StateUse, check_coverage, states_used
 
 if TYPE_CHECKING:
     from .plan import VerificationPlan, VerifierRun

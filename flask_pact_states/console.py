@@ -18,7 +18,7 @@ from typing import IO, Final, NoReturn
 
 import click
 
-from .mocking import active_patch_count
+from .provider.mocking import active_patch_count
 
 #: Show progress only for runs at least this long (interactions).
 _PROGRESS_FROM: Final = 20

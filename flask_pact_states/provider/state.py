@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import config
+from .. import config
 from .journal import Journal, Outcome, StateChangeRecord, logger
 from .lifecycle import Lifecycle
 from .registry import StateRegistry, handler_stub

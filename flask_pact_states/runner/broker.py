@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, Final
 
-from .errors import PactSourceError
+from ..errors import PactSourceError
 
 if TYPE_CHECKING:
     from pact import Verifier
