@@ -109,7 +109,7 @@ def speed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (directory / "speed_app.py").write_text(_APP_MODULE, encoding="utf-8")
     with pytest.MonkeyPatch.context() as patcher:
         # Spawned workers import both through the parent's sys.path.
-        here = os.path.dirname(__file__)
+        here = os.path.dirname(os.path.dirname(__file__))  # tests/
         patcher.setattr(sys, "path", [str(directory), here, *sys.path])
         yield "speed_app:create_app"
         sys.modules.pop("speed_app", None)
