@@ -23,7 +23,8 @@ from typing import Any
 from flask import Flask
 from werkzeug.test import Client
 
-from flask_pact_states import DirectStateCalls, PactStates
+from flask_pact_states import PactStates
+from flask_pact_states.provider.endpoint import DirectStateCalls
 from flask_pact_states.provider.registry import StateRegistry
 
 WORDS = [

@@ -303,35 +303,3 @@ def serve_in_thread(server: BaseWSGIServer) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-# -- the contenders, moved to contenders.py ----------------------------------
-
-_MOVED: Final = frozenset(
-    {
-        "CONTENDERS",
-        "DEFAULT_CONTENDERS",
-        "Contender",
-        "Outcome",
-        "Prepare",
-        "Verification",
-        "prepare_floor",
-        "prepare_floor_trust",
-        "prepare_hand_written",
-        "prepare_ours",
-        "prepare_ours_jobs2",
-        "prepare_ours_plain",
-        "prepare_pact_python",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    # Lazily, as contenders.py imports this module: the names stay importable
-    # from here without an import cycle.
-    if name in _MOVED:
-        from . import contenders
-
-        return getattr(contenders, name)
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)

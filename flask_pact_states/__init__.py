@@ -9,24 +9,16 @@
     @states.register("user {user_id:int} exists")
     def user_exists(user_id, name="Verna Hampton"):
         mock_db("myapp.db.USERS", {user_id: {"name": name}})
+
+This module holds the public API: what users write in their code. Every
+other exception lives in :mod:`flask_pact_states.errors`; the modules under
+``provider/`` and ``runner/`` are the implementation.
 """
 
 from __future__ import annotations
 
-from .errors import (
-    DuplicateStateError,
-    HandlerReturnError,
-    MockTargetError,
-    PactSourceError,
-    PactStatesError,
-    PactStatesNotEnabledError,
-    StateBindingError,
-    StateRegistrationError,
-    VerificationSetupError,
-    WorkerDiedError,
-)
-from .provider.endpoint import DirectStateCalls
-from .provider.extension import PactStates, get_app_states
+from .errors import PactSourceError, PactStatesError, VerificationSetupError
+from .provider.extension import PactStates
 from .provider.journal import StateChangeRecord
 from .provider.mocking import (
     active_patch_count,
@@ -35,33 +27,24 @@ from .provider.mocking import (
     patch,
     undo_patches,
 )
-from .provider.wire import StateChange
 from .runner.api import verify
 from .runner.broker import BrokerOptions, PublishOptions
+from .runner.options import VerifyOptions
 from .runner.results import InteractionResult, StateFailure, VerificationResult
 
 __all__ = [
     "BrokerOptions",
-    "DirectStateCalls",
-    "DuplicateStateError",
-    "HandlerReturnError",
     "InteractionResult",
-    "MockTargetError",
     "PactSourceError",
     "PactStates",
     "PactStatesError",
-    "PactStatesNotEnabledError",
     "PublishOptions",
-    "StateBindingError",
-    "StateChange",
     "StateChangeRecord",
     "StateFailure",
-    "StateRegistrationError",
     "VerificationResult",
     "VerificationSetupError",
-    "WorkerDiedError",
+    "VerifyOptions",
     "active_patch_count",
-    "get_app_states",
     "mock_db",
     "override_config",
     "patch",

@@ -22,14 +22,14 @@ from flask.cli import with_appcontext
 
 from .console import (
     ProgressCounter,
-    _exit_interrupted,
-    _interrupts_on_sigterm,
-    _logging,
-    _progress,
+    exit_interrupted,
+    interrupts_on_sigterm,
+    logging_to_stderr,
+    progress_bar,
 )
 from .errors import PactSourceError, VerificationSetupError, WorkerDiedError
 from .runner.broker import BrokerOptions, PublishOptions
-from .runner.plan import DEFAULT_CHUNK_SIZE
+from .runner.options import Progress, VerifyOptions
 from .runner.results import VerificationResult
 
 __all__ = [
@@ -41,6 +41,8 @@ __all__ = [
 ]
 
 _LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical", "off")
+#: The defaults shown in --help are the options object's own.
+_DEFAULTS: Final = VerifyOptions.defaults()
 
 
 def _env(name: str) -> dict[str, Any]:
@@ -117,7 +119,7 @@ def _broker_options(func: Any) -> Any:
 @click.option(
     "--request-timeout",
     type=click.FloatRange(min=0, min_open=True),
-    default=5.0,
+    default=_DEFAULTS["request_timeout"],
     show_default=True,
     help="Seconds the verifier waits for each request.",
 )
@@ -150,7 +152,7 @@ def _broker_options(func: Any) -> Any:
 @click.option(
     "--chunk-size",
     type=click.IntRange(min=0),
-    default=DEFAULT_CHUNK_SIZE,
+    default=_DEFAULTS["chunk_size"],
     show_default=True,
     help="Verify a local pact of more interactions than this as several"
     " verifier runs of this many (much faster for big pacts; the results are"
@@ -183,65 +185,67 @@ def pact_verify_command(**options: Any) -> None:
 
     ctx = click.get_current_context()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    kwargs = _verify_arguments(options)
-    with _logging(options["log_level"]), _interrupts_on_sigterm(), _progress() as bar:
+    level = options["log_level"]
+    with logging_to_stderr(level), interrupts_on_sigterm(), progress_bar() as bar:
         try:
-            result = verify(app, *options["sources"], progress=bar, **kwargs)
+            result = verify(app, options=_verify_options(options, bar))
         except (PactSourceError, VerificationSetupError) as error:
             raise click.UsageError(str(error)) from None
         except WorkerDiedError as error:
             raise click.ClickException(str(error)) from None
         except KeyboardInterrupt:
-            _exit_interrupted()
+            exit_interrupted()
     click.echo(result.report(), nl=False)
     _write_files(result, options["junit"], options["json_file"])
     ctx.exit(0 if result.passed else 1)
 
 
-def _verify_arguments(options: dict[str, Any]) -> dict[str, Any]:
-    """verify()'s keyword arguments from the command's options.
+def _verify_options(options: dict[str, Any], bar: Progress | None) -> VerifyOptions:
+    """The verification's options from the command's.
 
     :raises click.UsageError: for options that do not fit together.
     """
     if options["publish"] and not options["provider_version"]:
         msg = "--publish needs --provider-version: the version results are for."
         raise click.UsageError(msg)
-    if not options["sources"] and not options["broker_url"]:
-        msg = (
-            "No pact sources: pass pact files, directories or URLs as SOURCE,"
-            " or a broker with --broker-url (or PACT_BROKER_BASE_URL)."
-        )
-        raise click.UsageError(msg)
     _check_output_paths(options["junit"], options["json_file"])
-    return {
-        "provider": options["provider"],
-        "consumers": options["consumers"],
-        "description": options["description"],
-        "state": options["state"],
-        "request_timeout": options["request_timeout"],
-        "minimal_trust_store": options["minimal_trust_store"],
-        "direct_state_calls": options["direct_state_calls"],
-        "chunk_size": options["chunk_size"],
-        **_jobs(options["jobs"]),
-        "broker": _broker(options),
-        "publish": _publish(options),
-    }
+    jobs = _jobs(options["jobs"])
+    return VerifyOptions(
+        sources=options["sources"],
+        provider=options["provider"],
+        consumers=options["consumers"],
+        description=options["description"],
+        state=options["state"],
+        request_timeout=options["request_timeout"],
+        minimal_trust_store=options["minimal_trust_store"],
+        direct_state_calls=options["direct_state_calls"],
+        chunk_size=options["chunk_size"],
+        jobs=jobs,
+        app_factory=_app_factory(jobs),
+        broker=_broker(options),
+        publish=_publish(options),
+        progress=bar,
+    )
 
 
-def _jobs(text: str) -> dict[str, Any]:
-    """verify()'s ``jobs`` and ``app_factory`` for ``--jobs``."""
-    from flask.cli import ScriptInfo
-
+def _jobs(text: str) -> int | str:
+    """``--jobs`` as the options object takes it: a number, or ``"auto"``."""
     if text != "auto" and not (text.isdigit() and int(text) >= 1):
         msg = f"--jobs takes a positive number or 'auto', not {text!r}."
         raise click.BadParameter(msg, param_hint="--jobs")
-    jobs: int | str = text if text == "auto" else int(text)
+    return text if text == "auto" else int(text)
+
+
+def _app_factory(jobs: int | str) -> str | None:
+    """The ``--app`` import string, for workers to load the app with."""
+    from flask.cli import ScriptInfo
+
     info = click.get_current_context().find_object(ScriptInfo)
     factory = info.app_import_path if info else None
     if jobs != 1 and not factory:
         msg = "--jobs needs the app as --app (or FLASK_APP): each worker loads it."
         raise click.UsageError(msg)
-    return {"jobs": jobs, "app_factory": factory}
+    return factory
 
 
 def _check_output_paths(*paths: Path | None) -> None:
@@ -321,7 +325,7 @@ def pact_states_group() -> None:
 @with_appcontext
 def list_states_command() -> None:
     """List the registered states: name, consumer scope and handler location."""
-    from .provider.extension import get_app_states
+    from .provider.state import get_app_states
     from .runner.report import render_handlers
 
     click.echo(render_handlers(get_app_states().registry), nl=False)
@@ -337,7 +341,7 @@ def check_states_command(sources: tuple[str, ...]) -> None:
     Missing handlers are printed as ready-to-paste stubs; exits 1 when any
     state has no handler, 2 when a source is not a pact.
     """
-    from .provider.extension import get_app_states
+    from .provider.state import get_app_states
     from .runner.pacts import check_coverage, load_pacts, states_used
     from .runner.report import render_check
 

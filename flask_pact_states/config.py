@@ -8,7 +8,10 @@ Every key starts with ``PACT_STATES_``. Values set in ``app.config`` before
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
+
+from .errors import ConfigError
 
 #: Mount the endpoint although ``app.testing`` is false. ``None`` follows
 #: ``app.testing``.
@@ -31,12 +34,13 @@ JOURNAL_SIZE: Final = "PACT_STATES_JOURNAL_SIZE"
 #: Seconds a state change waits for the one before it to finish.
 LOCK_TIMEOUT: Final = "PACT_STATES_LOCK_TIMEOUT"
 #: Point the verifier at a minimal trust store when no source needs TLS
-#: (see :mod:`flask_pact_states.truststore`); the ``verify()`` argument and
+#: (see :mod:`flask_pact_states.runner.process`); the ``verify()`` argument and
 #: the CLI flag win over it.
 MINIMAL_TRUST_STORE: Final = "PACT_STATES_MINIMAL_TRUST_STORE"
 #: Let the runner answer the verifier's state calls directly, in an app
 #: context, rather than through the app's request handling (``before_request``
-#: hooks, WSGI middleware); see :class:`flask_pact_states.views.DirectStateCalls`.
+#: hooks, WSGI middleware); see
+#: :class:`flask_pact_states.provider.endpoint.DirectStateCalls`.
 #: The ``verify()`` argument and the CLI flag win over it.
 DIRECT_STATE_CALLS: Final = "PACT_STATES_DIRECT_STATE_CALLS"
 
@@ -58,3 +62,65 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     MINIMAL_TRUST_STORE: True,
     DIRECT_STATE_CALLS: True,
 }
+
+
+def apply_defaults(config: dict[str, Any]) -> None:
+    """Fill in every key the app did not set: values set before win."""
+    for key, value in DEFAULTS.items():
+        config.setdefault(key, value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``PACT_STATES_*`` values the extension reads, fixed at ``init_app``."""
+
+    url: str
+    missing: str
+    allow_remote: bool
+    token: str | None
+    max_body: int
+    lock_timeout: float
+    provider: str | None
+    journal_size: int
+
+    @classmethod
+    def from_config(cls, values: Mapping[str, Any]) -> Settings:
+        """Read and check the settings from an app's config (defaults applied).
+
+        :raises ConfigError: for a value the extension cannot work with.
+        """
+        missing = values[MISSING]
+        if missing not in MISSING_MODES:
+            msg = f"{MISSING} must be 'error' or 'warn', got {missing!r}."
+            raise ConfigError(msg)
+        url = values[URL]
+        if not isinstance(url, str) or not url.startswith("/"):
+            msg = f"{URL} must be a path starting with '/', got {url!r}."
+            raise ConfigError(msg)
+        return cls(
+            url=url,
+            missing=missing,
+            allow_remote=bool(values[ALLOW_REMOTE]),
+            token=values[TOKEN] or None,
+            max_body=int(_positive(values, MAX_BODY)),
+            lock_timeout=_positive(values, LOCK_TIMEOUT),
+            provider=values[PROVIDER],
+            journal_size=_positive_int(values, JOURNAL_SIZE),
+        )
+
+
+def _positive(values: Mapping[str, Any], key: str) -> float:
+    """The number at ``key``, checked now rather than at the first request."""
+    value = values[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        msg = f"{key} must be a positive number, got {value!r}."
+        raise ConfigError(msg)
+    return float(value)
+
+
+def _positive_int(values: Mapping[str, Any], key: str) -> int:
+    value = values[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = f"{key} must be a positive whole number, got {value!r}."
+        raise ConfigError(msg)
+    return value

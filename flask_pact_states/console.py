@@ -1,7 +1,8 @@
 """Runtime plumbing of ``flask pact-verify``: interrupts, logging and progress.
 
-Split out of :mod:`flask_pact_states.cli`, which re-exports
-:class:`ProgressCounter`.
+The parts of ``flask pact-verify`` that are about the terminal and the
+process rather than the command's options; :mod:`flask_pact_states.cli` uses
+them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ _PROGRESS_FROM: Final = 20
 _LOGGERS: Final = ("flask_pact_states", "pact", "waitress")
 
 
-def _exit_interrupted() -> NoReturn:
+def exit_interrupted() -> NoReturn:
     """Say what was undone, then leave at once with status 130.
 
     verify() has stopped the server and undone every state. The verifier's
@@ -46,7 +47,7 @@ def _exit_interrupted() -> NoReturn:
 
 
 @contextmanager
-def _interrupts_on_sigterm() -> Iterator[None]:
+def interrupts_on_sigterm() -> Iterator[None]:
     """Treat SIGTERM like Ctrl-C, so that the same clean-up runs."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -63,7 +64,7 @@ def _interrupts_on_sigterm() -> Iterator[None]:
 
 
 @contextmanager
-def _logging(level_name: str) -> Iterator[None]:
+def logging_to_stderr(level_name: str) -> Iterator[None]:
     """Log our and the verifier's records at ``level_name`` on stderr.
 
     ``off`` still installs the handler, above every level, so that Python's
@@ -137,7 +138,7 @@ class ProgressCounter:
 
 
 @contextmanager
-def _progress() -> Iterator[ProgressCounter | None]:
+def progress_bar() -> Iterator[ProgressCounter | None]:
     if not sys.stdout.isatty():
         yield None
         return

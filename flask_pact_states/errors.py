@@ -21,6 +21,28 @@ class PactStatesNotEnabledError(PactStatesError, RuntimeError):
     """
 
 
+class AlreadySetUpError(PactStatesError, RuntimeError):
+    """``init_app`` was called a second time for the same app.
+
+    .. versionadded:: 0.1
+    """
+
+
+class NotSetUpError(PactStatesError, RuntimeError):
+    """An app was used as if :class:`~flask_pact_states.PactStates` were set up
+    on it, but it is not.
+
+    .. versionadded:: 0.1
+    """
+
+
+class ConfigError(PactStatesError, ValueError):
+    """A ``PACT_STATES_*`` config value the extension cannot work with.
+
+    .. versionadded:: 0.1
+    """
+
+
 class StateRegistrationError(PactStatesError, ValueError):
     """A state handler could not be registered (bad template, duplicate name...).
 

@@ -18,7 +18,7 @@ from .provider.mocking import undo_patches
 if TYPE_CHECKING:
     from flask import Flask
 
-    from .runner.api import VerificationResult
+    from .runner.results import VerificationResult
 
 
 @pytest.fixture(autouse=True)

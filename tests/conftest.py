@@ -11,12 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from flask_pact_states import (
-    PactStates,
-    active_patch_count,
-    get_app_states,
-    undo_patches,
-)
+from flask_pact_states import PactStates, active_patch_count, undo_patches
+from flask_pact_states.provider.state import get_app_states
 
 # The verifier sends usage events over the network unless told not to.
 os.environ.setdefault("PACT_DO_NOT_TRACK", "true")

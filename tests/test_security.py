@@ -37,7 +37,9 @@ from flask import Flask
 from serving_helpers import served
 from werkzeug.test import TestResponse
 
-from flask_pact_states import PactStates, PactStatesNotEnabledError, get_app_states
+from flask_pact_states import PactStates
+from flask_pact_states.errors import PactStatesNotEnabledError
+from flask_pact_states.provider.state import get_app_states
 
 URL: Final = "/_pact/provider_states"
 TOKEN: Final = "s3cret-token"

@@ -1,7 +1,7 @@
-"""HTTP in, :class:`~.service.Answer` out: the provider-state endpoint.
+"""HTTP in, :class:`~.state.Answer` out: the provider-state endpoint.
 
 One function, :func:`answer_state_change`, checks a request (method, caller,
-token, size), parses it (:mod:`.wire`) and applies it (:mod:`.service`). Two
+token, size), parses it (:mod:`.wire`) and applies it (:mod:`.state`). Two
 doors lead to it: the blueprint's view, which any verifier can call, and
 :class:`DirectStateCalls`, the runner's own door in front of the app, which
 answers state calls in an app context without the app's request handling
@@ -28,11 +28,10 @@ if TYPE_CHECKING:
     from flask import Flask
 
 from .. import config
-from .state import Answer, AppStates
+from .state import EXTENSION_KEY, Answer, AppStates, get_app_states
 from .wire import MalformedStateChange, parse_state_changes
 
 BLUEPRINT_NAME = "pact_states"
-EXTENSION_KEY = "pact_states"
 # Every method reaches the view, so a wrong one gets a JSON 405 too.
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _TOKEN_ENVIRON_KEY = "HTTP_" + config.TOKEN_HEADER.upper().replace("-", "_")
@@ -91,9 +90,7 @@ class DirectStateCalls:
     """
 
     def __init__(self, app: Flask) -> None:
-        """:raises RuntimeError: when PactStates is not set up on ``app``."""
-        from .extension import get_app_states  # it imports this module
-
+        """:raises NotSetUpError: when PactStates is not set up on ``app``."""
         self._app = app
         self._states = get_app_states(app)
         path = self._states.settings.url.rstrip("/")

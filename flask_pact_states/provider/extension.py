@@ -6,14 +6,14 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, request, request_started
+from flask import Flask, request, request_started
 
 from .. import config
-from ..errors import PactStatesNotEnabledError
-from .endpoint import BLUEPRINT_NAME, EXTENSION_KEY, create_blueprint
+from ..errors import AlreadySetUpError, PactStatesNotEnabledError
+from .endpoint import BLUEPRINT_NAME, create_blueprint
 from .journal import StateChangeRecord
 from .registry import StateRegistry
-from .state import AppStates, Settings
+from .state import EXTENSION_KEY, AppStates, Hooks, get_app_states
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,8 +40,7 @@ class PactStates:
 
     def __init__(self, app: Flask | None = None) -> None:
         self.registry = StateRegistry()
-        self.before_each_hooks: list[Callable[[], Any]] = []
-        self.after_each_hooks: list[Callable[[], Any]] = []
+        self._hooks = Hooks()
         if app is not None:
             self.init_app(app)
 
@@ -72,12 +71,12 @@ class PactStates:
 
         Patches it makes last until the interaction ends.
         """
-        self.before_each_hooks.append(func)
+        self._hooks.before_each.append(func)
         return func
 
     def after_each(self, func: F) -> F:
         """Decorator: run ``func`` when each interaction ends, after every undo."""
-        self.after_each_hooks.append(func)
+        self._hooks.after_each.append(func)
         return func
 
     def init_app(self, app: Flask) -> None:
@@ -85,19 +84,19 @@ class PactStates:
 
         :raises PactStatesNotEnabledError: unless ``app.testing`` is true or
             ``PACT_STATES_ENABLED`` is set: the endpoint changes data on request.
-        :raises RuntimeError: when ``app`` is already set up.
+        :raises AlreadySetUpError: when ``app`` is already set up.
+        :raises ConfigError: for a ``PACT_STATES_*`` value it cannot work with.
         """
         if EXTENSION_KEY in app.extensions:
             msg = (
                 f"PactStates is already set up on app {app.name!r}; call"
                 " init_app() once per app."
             )
-            raise RuntimeError(msg)
-        _apply_defaults(app)
+            raise AlreadySetUpError(msg)
+        config.apply_defaults(app.config)
         _check_enabled(app)
-        settings = Settings.from_config(app.config)
-        journal_size = _positive_int(app.config, config.JOURNAL_SIZE)
-        states = AppStates(self, settings, journal_size)
+        settings = config.Settings.from_config(app.config)
+        states = AppStates(self.registry, self._hooks, settings)
         app.extensions[EXTENSION_KEY] = states
         app.register_blueprint(create_blueprint(settings.url))
         _register_boundary_hook(app, states)
@@ -117,35 +116,6 @@ class PactStates:
         At most ``PACT_STATES_JOURNAL_SIZE`` of them.
         """
         return list(get_app_states(app).journal)
-
-
-def get_app_states(app: Flask | None = None) -> AppStates:
-    """The per-app state of the extension.
-
-    :raises RuntimeError: when PactStates is not set up on the app.
-    """
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    try:
-        return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
-    except KeyError:
-        msg = (
-            f"PactStates is not set up on app {app.name!r}: call"
-            " PactStates(app) or states.init_app(app) in a test-only app factory."
-        )
-        raise RuntimeError(msg) from None
-
-
-def _positive_int(values: Any, key: str) -> int:
-    value = values[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        msg = f"{key} must be a positive whole number, got {value!r}."
-        raise ValueError(msg)
-    return value
-
-
-def _apply_defaults(app: Flask) -> None:
-    for key, value in config.DEFAULTS.items():
-        app.config.setdefault(key, value)
 
 
 def _check_enabled(app: Flask) -> None:

@@ -11,19 +11,21 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .. import config
+from flask import Flask, current_app
+
+from ..config import Settings
+from ..errors import NotSetUpError
 from .journal import Journal, Outcome, StateChangeRecord, logger
 from .lifecycle import Lifecycle
 from .registry import StateRegistry, handler_stub
 from .wire import StateChange
 
-if TYPE_CHECKING:
-    from .extension import PactStates
-
+#: Where an app keeps its :class:`AppStates`: ``app.extensions[EXTENSION_KEY]``.
+EXTENSION_KEY = "pact_states"
 #: At most this many known names go into an unknown-state answer.
 _KNOWN_NAMES_SHOWN = 50
 
@@ -36,50 +38,29 @@ class Answer:
     body: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The ``PACT_STATES_*`` values the endpoint reads, fixed at ``init_app``."""
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """The ``before_each`` and ``after_each`` hooks of one extension."""
 
-    url: str
-    missing: str
-    allow_remote: bool
-    token: str | None
-    max_body: int
-    lock_timeout: float
-    provider: str | None
+    before_each: list[Callable[[], Any]] = field(default_factory=list)
+    after_each: list[Callable[[], Any]] = field(default_factory=list)
 
-    @classmethod
-    def from_config(cls, values: Mapping[str, Any]) -> Settings:
-        """Read and check the settings from an app's config.
 
-        :raises ValueError: for a value the endpoint cannot work with.
-        """
-        missing = values[config.MISSING]
-        if missing not in config.MISSING_MODES:
-            msg = f"{config.MISSING} must be 'error' or 'warn', got {missing!r}."
-            raise ValueError(msg)
-        url = values[config.URL]
-        if not isinstance(url, str) or not url.startswith("/"):
-            msg = f"{config.URL} must be a path starting with '/', got {url!r}."
-            raise ValueError(msg)
-        return cls(
-            url=url,
-            missing=missing,
-            allow_remote=bool(values[config.ALLOW_REMOTE]),
-            token=values[config.TOKEN] or None,
-            max_body=int(_positive(values, config.MAX_BODY)),
-            lock_timeout=_positive(values, config.LOCK_TIMEOUT),
-            provider=values[config.PROVIDER],
+def get_app_states(app: Flask | None = None) -> AppStates:
+    """The per-app state of the extension.
+
+    :param app: defaults to :data:`flask.current_app`.
+    :raises NotSetUpError: when PactStates is not set up on the app.
+    """
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    except KeyError:
+        msg = (
+            f"PactStates is not set up on app {app.name!r}: call"
+            " PactStates(app) or states.init_app(app) in a test-only app factory."
         )
-
-
-def _positive(values: Mapping[str, Any], key: str) -> float:
-    """The number at ``key``, checked now rather than at the first request."""
-    value = values[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        msg = f"{key} must be a positive number, got {value!r}."
-        raise ValueError(msg)
-    return float(value)
+        raise NotSetUpError(msg) from None
 
 
 class AppStates:
@@ -88,19 +69,19 @@ class AppStates:
     .. versionadded:: 0.1
     """
 
-    def __init__(self, extension: PactStates, settings: Settings, journal_size: int):
-        self.extension = extension
+    def __init__(
+        self,
+        registry: StateRegistry,
+        hooks: Hooks,
+        settings: Settings,
+    ) -> None:
+        #: The handlers, shared by every app of one :class:`PactStates`.
+        self.registry = registry
         self.settings = settings
-        self.journal = Journal(journal_size)
-        self.lifecycle = Lifecycle(
-            lambda: extension.before_each_hooks, lambda: extension.after_each_hooks
-        )
+        self.journal = Journal(settings.journal_size)
+        # The hook lists are the extension's own: hooks added later apply too.
+        self.lifecycle = Lifecycle(lambda: hooks.before_each, lambda: hooks.after_each)
         self._lock = threading.Lock()
-
-    @property
-    def registry(self) -> StateRegistry:
-        """The handlers, shared by every app of one :class:`PactStates`."""
-        return self.extension.registry
 
     def apply(self, changes: list[StateChange]) -> Answer:
         """Apply ``changes`` in order, one state change at a time per app.

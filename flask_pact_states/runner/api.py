@@ -1,41 +1,40 @@
 """Verify a Flask app against pacts and say exactly what failed.
 
 :func:`verify` serves the app with waitress on 127.0.0.1 (port 0) in a thread
-(see :mod:`.serving`), drives :class:`pact.Verifier` against it and listens to
+(see :mod:`.server`), drives :class:`pact.Verifier` against it and listens to
 the endpoint's journal, so that a failing state handler's exception and
 traceback reach the report although the verifier never shows them.
 
 The work is split in three: :func:`~.plan.build_plan` turns the sources into
 :class:`~.plan.VerifierRun` values, :func:`~.execution.execute_run` executes
 one of them against the served app, and :func:`verify` hands the runs out to
-this process and any ``--jobs`` workers (:mod:`.jobs`) and merges the
+this process and any ``--jobs`` workers (:mod:`.parallel`) and merges the
 outcomes into one result.
 
-``PACT_DO_NOT_TRACK`` is set to ``true`` unless already set: otherwise the
-verifier tries to send usage events over the network.
+Every process-wide change the run makes (``PACT_DO_NOT_TRACK``, the trust
+store, the frozen heap, file descriptor 1) lives in :mod:`.process`, scoped to
+the run.
 """
 
 from __future__ import annotations
 
-import os
+import tempfile
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from ..config import DIRECT_STATE_CALLS, MINIMAL_TRUST_STORE
 from ..errors import VerificationSetupError
 from ..provider.journal import StateChangeRecord
-from . import truststore
-from .broker import BrokerOptions, PublishOptions
+from . import process
 from .execution import Target, app_states, execute_run, served_app
-from .heap import existing_objects_frozen
-from .parallel import AppFactory, RunQueue, WorkerPool, resolve_jobs
-from .plan import DEFAULT_CHUNK_SIZE, VerificationPlan, VerifierRun, build_plan
+from .options import AppFactory, Progress, VerifyOptions
+from .parallel import RunQueue, WorkerPool
+from .plan import VerificationPlan, VerifierRun, build_plan
+from .process import StdoutSilencer
 from .results import RunOutcome, VerificationResult, build_result
 from .server import run_in_worker, serve
-from .silencer import StdoutSilencer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -43,22 +42,6 @@ if TYPE_CHECKING:
 
     from ..provider.state import AppStates
 
-__all__ = [
-    "BrokerOptions",
-    "PublishOptions",
-    "VerificationPlan",
-    "VerificationResult",
-    "VerifierRun",
-    "build_plan",
-    "execute_run",
-    "run_in_worker",
-    "serve",
-    "served_app",
-    "verify",
-]
-
-#: Called with (interactions started, interactions expected or None).
-Progress = Callable[[int, int | None], None]
 #: How long a reset after Ctrl-C or a failed run waits for a handler that
 #: is still running.
 _ABORT_RESET_WAIT: Final = 1.0
@@ -67,19 +50,8 @@ _ABORT_RESET_WAIT: Final = 1.0
 def verify(
     app: Flask,
     *sources: str | Path,
-    provider: str | None = None,
-    consumers: Sequence[str] = (),
-    description: str | None = None,
-    state: str | None = None,
-    broker: BrokerOptions | None = None,
-    publish: PublishOptions | None = None,
-    request_timeout: float = 5.0,
-    progress: Progress | None = None,
-    minimal_trust_store: bool | None = None,
-    direct_state_calls: bool | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    jobs: int | str = 1,
-    app_factory: AppFactory | None = None,
+    options: VerifyOptions | None = None,
+    **choices: Any,
 ) -> VerificationResult:
     """Verify ``app`` against pacts and return what passed and what failed::
 
@@ -87,54 +59,24 @@ def verify(
             result = verify(create_test_app(), "pacts/")
             assert result.passed, result.report()
 
-    Local pact files and directories are verified per consumer, with
+    The choices are the fields of :class:`~.options.VerifyOptions`, given
+    as keywords (``verify(app, "pacts/", consumers=["web"], jobs=2)``) or as
+    one ``options`` object; sources given here come after its own. Local
+    pact files and directories are verified per consumer, with
     ``?consumer=<name>`` on the state URL; URL and broker sources are scoped
     only when ``consumers`` names them. When the app sets
     ``PACT_STATES_TOKEN``, it is sent in ``X-Pact-States-Token``. The server
     is always shut down and every state undone before this returns (or
     raises, Ctrl-C included). While the verifier runs, file descriptor 1
     points at /dev/null (the verifier prints its own report there): log,
-    rather than print, from handlers.
+    rather than print, from handlers. Process-wide changes are listed in
+    :mod:`.process`; each is undone when this returns.
 
     :param app: an app with :class:`~flask_pact_states.PactStates` set up.
     :param sources: pact files, directories of them, and ``http(s)://`` URLs.
-    :param provider: the provider name; defaults to ``PACT_STATES_PROVIDER``,
-        then to the provider the local pacts agree on.
-    :param consumers: verify only these consumers' pacts.
-    :param description: verify only interactions whose description matches
-        this regular expression.
-    :param state: verify only interactions with a state matching this
-        regular expression.
-    :param broker: fetch pacts from a Pact Broker too.
-    :param publish: publish results to the broker (only for broker pacts).
-    :param request_timeout: seconds the verifier waits for each request.
-    :param progress: called with (started, expected) as interactions start
-        here and as worker processes finish runs, from a server thread or
-        the worker pool's thread (never two at once).
-    :param minimal_trust_store: when no source needs TLS, point the verifier
-        at a one-certificate trust store, so that it does not load the
-        system's for every interaction (see :mod:`.truststore`; it changes
-        process-wide environment variables during the run). ``None`` reads
-        ``PACT_STATES_MINIMAL_TRUST_STORE`` (default on).
-    :param direct_state_calls: answer the verifier's state calls in an app
-        context in front of the app (:class:`~.views.DirectStateCalls`),
-        skipping the app's request handling: its ``before_request`` hooks and
-        WSGI middleware never see them, and handlers cannot use
-        :data:`~flask.request`. ``False`` sends them through the app, as an
-        outside verifier would. ``None`` reads
-        ``PACT_STATES_DIRECT_STATE_CALLS`` (default on).
-    :param chunk_size: verify a local pact of more interactions than this as
-        several verifier runs of at most this many, merged into one result
-        (the verifier's time grows with the square of a run's size); ``0``
-        turns it off. URL and broker sources are never chunked.
-    :param jobs: execute the runs (chunks, consumers) in this many processes:
-        this one, with ``app``, and ``jobs - 1`` spawned workers, each with
-        its own app built by ``app_factory`` (which should build the same
-        app); ``"auto"`` uses every core. With one run, or ``1``, all runs go
-        in this process.
-    :param app_factory: how a worker builds its app: a ``flask --app``
-        import string (``"myapp.tests:create_test_app"``) or a picklable
-        callable; needed when ``jobs`` is not 1.
+    :param options: the verification's choices, when built beforehand.
+    :param choices: :class:`~.options.VerifyOptions` fields, instead of
+        ``options``.
     :returns: the result; ``result.passed`` and ``result.report()``.
     :raises VerificationSetupError: when the app has no PactStates, no
         provider name can be found, or an option is invalid.
@@ -143,49 +85,40 @@ def verify(
     .. versionadded:: 0.1
     """
     states = app_states(app)
-    os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
-    import tempfile
-
+    options = _options(sources, options, choices).for_app(app.config)
+    direct = bool(options.direct_state_calls)
     with tempfile.TemporaryDirectory(prefix="pact-verify-") as workdir:
-        plan = build_plan(
-            sources,
-            provider=provider or states.settings.provider,
-            consumers=consumers,
-            description=description,
-            state=state,
-            broker=broker,
-            publish=publish,
-            request_timeout=request_timeout,
-            chunk_size=chunk_size,
-            workdir=Path(workdir),
+        plan = build_plan(options, provider=options.provider, workdir=Path(workdir))
+        helpers = _Helpers(
+            options.app_factory, min(options.processes, len(plan.runs)) - 1, direct
         )
-        if minimal_trust_store is None:
-            minimal_trust_store = bool(app.config.get(MINIMAL_TRUST_STORE, True))
-        if direct_state_calls is None:
-            direct_state_calls = bool(app.config.get(DIRECT_STATE_CALLS, True))
-        trust = minimal_trust_store and not plan.needs_tls
-        processes = min(resolve_jobs(jobs), len(plan.runs))
-        factory = _factory(app_factory, jobs) if processes > 1 else None
-        wsgi_app = served_app(app, direct_state_calls=direct_state_calls)
-        with truststore.minimal_trust_store(trust), existing_objects_frozen():
+        trust = bool(options.minimal_trust_store) and not plan.needs_tls
+        with process.verification_environment(trust_store_minimal=trust):
             outcomes = _execute_plan(
-                wsgi_app,
-                states,
-                plan,
-                progress,
-                _Helpers(factory, processes - 1, direct_state_calls),
+                served_app(app, direct_state_calls=direct), states, plan, helpers
             )
     return build_result(plan, outcomes, states.registry)
 
 
-def _factory(app_factory: AppFactory | None, jobs: int | str) -> AppFactory:
-    if app_factory is None:
-        msg = (
-            f"jobs={jobs!r} needs app_factory: each worker process builds its"
-            " own app, e.g. app_factory='myapp.tests:create_test_app'."
-        )
+def _options(
+    sources: tuple[str | Path, ...],
+    options: VerifyOptions | None,
+    choices: dict[str, Any],
+) -> VerifyOptions:
+    """One options object from ``verify()``'s arguments."""
+    if options is None:
+        unknown = sorted(set(choices) - set(VerifyOptions.defaults()))
+        if unknown or "sources" in choices:
+            msg = (
+                f"verify() got unknown option(s) {', '.join(unknown or ['sources'])};"
+                " the options are VerifyOptions' fields, sources are positional."
+            )
+            raise VerificationSetupError(msg)
+        return VerifyOptions(sources=sources, **choices)
+    if choices:
+        msg = f"verify() takes options= or keywords, not both: got {sorted(choices)}."
         raise VerificationSetupError(msg)
-    return app_factory
+    return replace(options, sources=(*options.sources, *sources))
 
 
 @dataclass(frozen=True)
@@ -206,7 +139,6 @@ def _execute_plan(
     app: WSGIApplication,
     states: AppStates,
     plan: VerificationPlan,
-    progress: Progress | None,
     helpers: _Helpers,
 ) -> list[RunOutcome]:
     """Execute every run of the plan: here, and in worker processes if any.
@@ -214,7 +146,7 @@ def _execute_plan(
     This process serves its app and takes runs from the queue in a thread,
     while the workers take theirs; the outcomes come back in plan order.
     """
-    collector = _Collector(plan.expected, progress)
+    collector = _Collector(plan.expected, plan.options.progress)
     queue = RunQueue(plan.runs)
     pool = helpers.start(collector.run_done)
     silencer = StdoutSilencer()

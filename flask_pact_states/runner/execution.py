@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
-from ..errors import VerificationSetupError
+from ..errors import NotSetUpError, VerificationSetupError
 from ..provider.endpoint import DirectStateCalls
-from ..provider.extension import get_app_states
 from ..provider.journal import StateChangeRecord
+from ..provider.state import get_app_states
 from .broker import configure_broker
 from .plan import VerificationPlan, VerifierRun
+from .process import StdoutSilencer
 from .results import RunOutcome
-from .silencer import StdoutSilencer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -43,7 +43,7 @@ def app_states(app: Flask) -> AppStates:
     """The app's PactStates service, or an error saying how to set it up."""
     try:
         return get_app_states(app)
-    except RuntimeError:
+    except NotSetUpError:
         msg = (
             f"The app {app.name!r} has no PactStates, so there is no state"
             " endpoint to verify against. Call states.init_app(app) in a"
@@ -88,7 +88,7 @@ def execute_run(
     except (ValueError, TypeError) as error:
         msg = f"The verifier refused the options of run {run.label!r}: {error}"
         raise VerificationSetupError(msg) from None
-    publishing = plan.publish is not None and run.broker is not None
+    publishing = plan.options.publish is not None and run.broker is not None
     with (
         silencer.silenced() if silencer else _nothing(),
         _PublishErrors.caught() if publishing else _nothing() as publish_errors,
@@ -141,14 +141,14 @@ def _configure(
 ) -> None:
     verifier.add_transport(url=target.base_url)
     verifier.state_handler(target.state_url(run.consumer), teardown=True, body=True)
-    verifier.set_request_timeout(round(plan.request_timeout * 1000))
+    verifier.set_request_timeout(round(plan.options.request_timeout * 1000))
     verifier.set_coloured_output(enabled=False)
     if target.token:
         from ..config import TOKEN_HEADER
 
         verifier.add_custom_header(TOKEN_HEADER, target.token)
-    if plan.description or plan.state:
-        verifier.filter(plan.description, state=plan.state)
+    if plan.options.description or plan.options.state:
+        verifier.filter(plan.options.description, state=plan.options.state)
     for path in run.files:
         verifier.add_source(path)
     for url in run.urls:
@@ -157,12 +157,12 @@ def _configure(
         verifier.filter_consumers(*run.consumers)
     if run.broker is not None:
         configure_broker(verifier, run.broker)
-    if plan.publish is not None and run.broker is not None:
+    if plan.options.publish is not None and run.broker is not None:
         verifier.set_publish_options(
-            plan.publish.provider_version,
-            url=plan.publish.build_url,
-            branch=plan.publish.branch,
-            tags=list(plan.publish.tags),
+            plan.options.publish.provider_version,
+            url=plan.options.publish.build_url,
+            branch=plan.options.publish.branch,
+            tags=list(plan.options.publish.tags),
         )
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import PactStatesError, VerificationSetupError, WorkerDiedError
 from ..provider.journal import StateChangeRecord
+from .options import AppFactory
 from .results import RunOutcome
 
 if TYPE_CHECKING:
@@ -39,26 +40,8 @@ if TYPE_CHECKING:
     from .execution import Target
     from .plan import VerificationPlan, VerifierRun
 
-#: How a worker gets its app: a Flask ``--app`` import string (e.g.
-#: ``"myapp.tests:create_test_app"``) or a picklable callable returning it.
-AppFactory = str | Callable[[], "Flask"]
-
-
 #: The worker process's served app: target, and the list records go to.
 _worker: dict[str, Any] = {}
-
-
-def resolve_jobs(jobs: int | str) -> int:
-    """The number of processes: ``"auto"`` is the number of cores.
-
-    :raises VerificationSetupError: for anything but ``"auto"`` or N >= 1.
-    """
-    if jobs == "auto":
-        return os.cpu_count() or 1
-    if isinstance(jobs, int) and jobs >= 1:
-        return jobs
-    msg = f"jobs must be a positive number or 'auto', got {jobs!r}."
-    raise VerificationSetupError(msg)
 
 
 def load_app(factory: AppFactory) -> Flask:

@@ -14,10 +14,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from ..errors import PactSourceError, VerificationSetupError
-from .broker import BrokerOptions, PublishOptions
+from .broker import BrokerOptions
+from .options import VerifyOptions
 from .pacts import (
     HTTP_INTERACTION,
     PactFile,
@@ -28,16 +29,6 @@ from .pacts import (
     is_url,
     load_pacts,
 )
-
-#: Interactions per verifier run for large local pacts. A run costs a fixed
-#: ~9 ms plus ~24 µs per interaction for each interaction in it (the verifier
-#: clones the whole pact per interaction), so the best size is near
-#: sqrt(9 ms / 24 µs) = 19. Measured: at 1,000 interactions, in one process,
-#: 10 and 20 were fastest, 5 about 11%, 50 about 7% and 100 about 16% slower;
-#: at 5,000, whole processes (``python -m benchmarks.fast --sizes 5000
-#: --chunk-sizes 10,100``), 10 took 0.98x and 100 1.07x the time of 20.
-#: Pacts with bigger interactions clone slower, which favours smaller chunks.
-DEFAULT_CHUNK_SIZE: Final = 20
 
 
 @dataclass(frozen=True)
@@ -71,11 +62,8 @@ class VerificationPlan:
 
     provider: str
     runs: tuple[VerifierRun, ...]
+    options: VerifyOptions
     pacts: tuple[PactFile, ...] = ()
-    description: str | None = None
-    state: str | None = None
-    request_timeout: float = 5.0
-    publish: PublishOptions | None = None
     notes: tuple[str, ...] = ()
 
     @property
@@ -100,43 +88,33 @@ class VerificationPlan:
         """Whether the description and state filters keep ``interaction``."""
         if not interaction.verifiable:
             return False
-        if self.description and not re.search(
-            self.description, interaction.description
-        ):
+        description, state = self.options.description, self.options.state
+        if description and not re.search(description, interaction.description):
             return False
-        if self.state is None:
+        if state is None:
             return True
-        if not self.state:  # the verifier's "no state" filter
+        if not state:  # the verifier's "no state" filter
             return not interaction.states
-        return any(re.search(self.state, s.name) for s in interaction.states)
+        return any(re.search(state, s.name) for s in interaction.states)
 
 
 def build_plan(
-    sources: Sequence[str | Path],
-    *,
-    provider: str | None,
-    workdir: Path,
-    consumers: Sequence[str] = (),
-    description: str | None = None,
-    state: str | None = None,
-    broker: BrokerOptions | None = None,
-    publish: PublishOptions | None = None,
-    request_timeout: float = 5.0,
-    chunk_size: int = 0,
+    options: VerifyOptions, *, provider: str | None, workdir: Path
 ) -> VerificationPlan:
     """Read and check the sources and decide the verifier runs; no server yet.
 
+    Local pacts of more interactions than ``options.chunk_size`` become
+    several runs; remote sources (URLs, a broker) are never chunked: a broker
+    takes one verification result per pact version.
+
+    :param provider: the provider name, when known (else the local pacts').
     :param workdir: where filtered copies of pacts go (a temporary directory).
-    :param chunk_size: verify a local pact of more interactions than this as
-        several runs of at most this many (``0``: one run per consumer).
-        Remote sources (URLs, a broker) are never chunked: a broker takes one
-        verification result per pact version.
-    :raises VerificationSetupError: for missing sources or provider, bad options.
+    :raises VerificationSetupError: when no provider name can be found.
     :raises PactSourceError: for a bad local source or broker option.
 
     .. versionadded:: 0.1
     """
-    _check_options(sources, broker, description, state, request_timeout, chunk_size)
+    sources, broker = options.sources, options.broker
     pacts = load_pacts(*(source for source in sources if not is_url(source)))
     urls = tuple(str(source) for source in sources if is_url(source))
     provider = provider or infer_provider(pacts)
@@ -150,50 +128,18 @@ def build_plan(
         raise VerificationSetupError(msg)
     check_provider(pacts, provider)
     notes: list[str] = []
-    plan = VerificationPlan(
-        provider, (), tuple(pacts), description, state, request_timeout, publish
-    )
-    runs = _local_runs(
-        plan, consumers, bool(urls or broker), workdir, notes, chunk_size
-    )
-    runs += _remote_runs(urls, broker.resolved() if broker else None, consumers)
-    if publish is not None and broker is None:
+    plan = VerificationPlan(provider, (), options, tuple(pacts))
+    runs = _local_runs(plan, bool(urls or broker), workdir, notes)
+    runs += _remote_runs(urls, broker.resolved() if broker else None, options.consumers)
+    if options.publish is not None and broker is None:
         notes.append("Results are published only for pacts fetched from a broker.")
     return replace(plan, runs=tuple(runs), notes=tuple(notes))
 
 
-def _check_options(
-    sources: Sequence[str | Path],
-    broker: BrokerOptions | None,
-    description: str | None,
-    state: str | None,
-    request_timeout: float,
-    chunk_size: int,
-) -> None:
-    if not sources and broker is None:
-        msg = (
-            "No pact sources: pass pact files, directories or URLs, or a Pact"
-            " Broker (--broker-url, or PACT_BROKER_BASE_URL)."
-        )
-        raise VerificationSetupError(msg)
-    compile_filter(description, "description")
-    compile_filter(state, "state")
-    if chunk_size < 0:
-        msg = f"The chunk size must be 0 (off) or positive, got {chunk_size!r}."
-        raise VerificationSetupError(msg)
-    if not request_timeout > 0:
-        msg = f"The request timeout must be positive, got {request_timeout!r} s."
-        raise VerificationSetupError(msg)
-
-
 def _local_runs(
-    plan: VerificationPlan,
-    consumers: Sequence[str],
-    has_remote: bool,
-    workdir: Path,
-    notes: list[str],
-    chunk_size: int = 0,
+    plan: VerificationPlan, has_remote: bool, workdir: Path, notes: list[str]
 ) -> list[VerifierRun]:
+    consumers, chunk_size = plan.options.consumers, plan.options.chunk_size
     groups = group_by_consumer(plan.pacts)
     unknown = [name for name in consumers if name not in groups]
     if unknown and not has_remote:
@@ -324,17 +270,3 @@ def _remote_runs(
         VerifierRun(f"{name} from {where}", name, (), urls, broker, (name,))
         for name in consumers
     ]
-
-
-def compile_filter(pattern: str | None, name: str) -> re.Pattern[str] | None:
-    """Compile a description or state filter, as the verifier reads it.
-
-    :raises VerificationSetupError: for an invalid regular expression.
-    """
-    if pattern is None:
-        return None
-    try:
-        return re.compile(pattern)
-    except re.error as error:
-        msg = f"The {name} filter {pattern!r} is not a regular expression: {error}."
-        raise VerificationSetupError(msg) from None

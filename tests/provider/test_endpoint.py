@@ -16,7 +16,8 @@ import pytest
 from flask import Flask, current_app, g, request
 from werkzeug.test import Client, TestResponse
 
-from flask_pact_states import DirectStateCalls, PactStates
+from flask_pact_states import PactStates
+from flask_pact_states.provider.endpoint import DirectStateCalls
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

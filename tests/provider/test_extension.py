@@ -7,8 +7,10 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask, request
 
-from flask_pact_states import PactStates, PactStatesNotEnabledError, get_app_states
+from flask_pact_states import PactStates
 from flask_pact_states.config import DEFAULTS
+from flask_pact_states.errors import PactStatesNotEnabledError
+from flask_pact_states.provider.state import get_app_states
 
 
 def make_app(**config: object) -> Flask:

@@ -26,14 +26,9 @@ from serving_helpers import served
 from verify_helpers import Call, record_pact
 from werkzeug.test import TestResponse
 
-from flask_pact_states import (
-    PactStates,
-    active_patch_count,
-    get_app_states,
-    mock_db,
-    patch,
-)
-from flask_pact_states.runner.truststore import minimal_trust_store
+from flask_pact_states import PactStates, active_patch_count, mock_db, patch
+from flask_pact_states.provider.state import get_app_states
+from flask_pact_states.runner.process import minimal_trust_store
 
 URL = "/_pact/provider_states"
 DB = "fps_lc.DB"

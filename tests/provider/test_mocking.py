@@ -16,7 +16,6 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from flask_pact_states import (
-    MockTargetError,
     PactStates,
     active_patch_count,
     mock_db,
@@ -24,6 +23,7 @@ from flask_pact_states import (
     patch,
     undo_patches,
 )
+from flask_pact_states.errors import MockTargetError
 
 URL = "/_pact/provider_states"
 FAKE_DB = "fps_fake.db.FAKE_DB"

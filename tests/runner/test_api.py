@@ -24,9 +24,9 @@ from flask_pact_states import (
     StateChangeRecord,
     VerificationSetupError,
     active_patch_count,
-    get_app_states,
     mock_db,
 )
+from flask_pact_states.provider.state import get_app_states
 from flask_pact_states.runner.api import verify
 from flask_pact_states.runner.broker import BrokerOptions, PublishOptions
 from flask_pact_states.runner.results import group_records, pair_records

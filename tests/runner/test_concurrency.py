@@ -32,12 +32,8 @@ from typing import Any, Final
 from flask import Flask
 from serving_helpers import served
 
-from flask_pact_states import (
-    PactStates,
-    active_patch_count,
-    get_app_states,
-    mock_db,
-)
+from flask_pact_states import PactStates, active_patch_count, mock_db
+from flask_pact_states.provider.state import get_app_states
 
 URL: Final = "/_pact/provider_states"
 THREADS: Final = 8

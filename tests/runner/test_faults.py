@@ -42,13 +42,8 @@ from flask.testing import FlaskClient
 from serving_helpers import DB, ORIGINAL_ORDERS, ORIGINAL_USERS, served
 from werkzeug.test import TestResponse
 
-from flask_pact_states import (
-    PactStates,
-    StateChangeRecord,
-    active_patch_count,
-    get_app_states,
-    mock_db,
-)
+from flask_pact_states import PactStates, StateChangeRecord, active_patch_count, mock_db
+from flask_pact_states.provider.state import get_app_states
 
 URL: Final = "/_pact/provider_states"
 
@@ -286,7 +281,7 @@ def test_unknown_state_whose_interaction_start_fails_answers_422(
         assert "hook broke" in response.get_json()["message"]
         assert hook_calls == ["hook"]
     finally:
-        states.before_each_hooks.clear()
+        states._hooks.before_each.clear()
         get_app_states(app).close()
     assert_nothing_patched()
 

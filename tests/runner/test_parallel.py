@@ -15,12 +15,15 @@ from typing import Any
 import pytest
 
 from flask_pact_states.errors import VerificationSetupError
+from flask_pact_states.runner.options import VerifyOptions
 from flask_pact_states.runner.parallel import RunQueue, WorkerPool
 from flask_pact_states.runner.plan import VerificationPlan, VerifierRun
 from flask_pact_states.runner.results import RunOutcome
 
 RUNS = tuple(VerifierRun(f"chunk {n}", expected=1) for n in range(3))
-PLAN = VerificationPlan(provider="Provider", runs=RUNS)
+PLAN = VerificationPlan(
+    provider="Provider", runs=RUNS, options=VerifyOptions(sources=("p.json",))
+)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from verify_helpers import hand_pact, http_interaction, make_app
 
 from flask_pact_states import PactStates
 from flask_pact_states.runner.api import verify
-from flask_pact_states.runner.heap import existing_objects_frozen
+from flask_pact_states.runner.process import existing_objects_frozen
 
 
 @pytest.fixture

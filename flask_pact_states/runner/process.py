@@ -1,0 +1,252 @@
+"""Every process-wide change a verification makes, scoped to it and undone.
+
+A verification changes what the whole process sees in four ways, and only
+here:
+
+- ``PACT_DO_NOT_TRACK=true`` unless the user set it: otherwise the verifier
+  sends usage events over the network. Restored afterwards.
+- the trust store variables (:func:`minimal_trust_store`), when no source
+  needs TLS;
+- the garbage collector's frozen generation (:func:`existing_objects_frozen`);
+- file descriptor 1, while the verifier runs (:class:`StdoutSilencer`).
+
+Each is counted, so that nested and concurrent verifications share one
+setting and the last one out restores the process as it was.
+:func:`verification_environment` applies the first three for a run.
+
+Minimal trust store
+-------------------
+
+A minimal trust store for verifier runs that fetch nothing over TLS.
+
+The Rust verifier builds a new HTTP client for every interaction, and every
+build loads the whole system trust store (hundreds of files under
+``/etc/ssl/certs``): a fifth of its CPU time, and more than half the wall
+time of a local run. A run whose sources are local files or plain-HTTP URLs,
+against the app served on ``http://127.0.0.1``, never makes a TLS connection,
+so no certificate is ever checked. Pointing ``SSL_CERT_FILE`` at one
+certificate shipped with the package (self-signed, its private key
+discarded: it vouches for no server) and ``SSL_CERT_DIR`` at an empty
+directory makes each build cheap and changes no outcome.
+
+Runs with an ``https://`` source or a Pact Broker keep the system store.
+
+The variables are process-wide: while a run goes, another thread of the same
+process that builds a TLS client from the environment (e.g. an app view
+calling an HTTPS API) would trust only that one certificate and fail. Turn
+the store off with ``--system-trust-store`` (``minimal_trust_store=False``,
+or ``PACT_STATES_MINIMAL_TRUST_STORE = False``) for such apps.
+
+Frozen heap
+-----------
+
+Keep the garbage collector off the objects a verification outlives.
+
+The modules, the app and the plan exist before the run and outlive it, yet
+every full collection during the run goes over them again. On the app of
+``benchmarks/fast.py``, 1,000 interactions spent 0.12 s in full collections,
+and 0.02 s with them frozen (timed with :data:`gc.callbacks`); a ``--jobs``
+worker's exit, whose final collection the pool's shutdown waits for, went
+from 0.15-0.2 s to 0.03 s. :func:`gc.freeze` moves them out of the
+collector's sight; objects made during the run are collected as usual.
+
+Silenced stdout
+---------------
+
+Keeps the verifier's own console report off the process's stdout.
+
+The verifier prints its report to file descriptor 1 (no FFI option turns that
+off); the runner prints its own instead.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from pathlib import Path
+from typing import Final
+
+
+@contextmanager
+def verification_environment(*, trust_store_minimal: bool) -> Iterator[None]:
+    """The process as a verification runs it: usage tracking off, the
+    minimal trust store when asked for, the existing heap frozen."""
+    with (
+        do_not_track(),
+        minimal_trust_store(trust_store_minimal),
+        existing_objects_frozen(),
+    ):
+        yield
+
+
+class _ScopedVariables:
+    """Environment variables set while at least one user is inside.
+
+    The first one in sets the variables ``make`` returns, the last one out
+    restores them as they were (unset ones are unset again) and hands them
+    to ``release``, whatever the nesting or threads.
+    """
+
+    def __init__(
+        self,
+        make: Callable[[], dict[str, str]],
+        release: Callable[[dict[str, str]], None] = lambda values: None,
+    ) -> None:
+        self._make = make
+        self._release = release
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._values: dict[str, str] = {}
+        self._saved: dict[str, str | None] = {}
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        with self._lock:
+            self._depth += 1
+            if self._depth == 1:
+                self._values = self._make()
+                self._saved = {name: os.environ.get(name) for name in self._values}
+                os.environ.update(self._values)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if not self._depth:
+                    self._restore()
+
+    def _restore(self) -> None:
+        # The environment first: a failed clean-up must not leave the whole
+        # process with the run's settings.
+        for name, value in self._saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._release(self._values)
+
+
+#: Unless the user chose: their value stands during and after the run.
+_tracking = _ScopedVariables(
+    lambda: {} if "PACT_DO_NOT_TRACK" in os.environ else {"PACT_DO_NOT_TRACK": "true"}
+)
+
+
+def do_not_track() -> AbstractContextManager[None]:
+    """``PACT_DO_NOT_TRACK=true`` meanwhile, unless the user set it."""
+    return _tracking.applied()
+
+
+#: The one certificate of the minimal store (public, no key exists).
+CERTIFICATE: Final = Path(__file__).with_name("minimal-trust-store.pem")
+_trust = _ScopedVariables(
+    lambda: {
+        "SSL_CERT_FILE": str(CERTIFICATE),
+        "SSL_CERT_DIR": tempfile.mkdtemp(prefix="pact-trust-"),
+    },
+    lambda values: shutil.rmtree(values["SSL_CERT_DIR"], ignore_errors=True),
+)
+
+
+def minimal_trust_store(enabled: bool = True) -> AbstractContextManager[None]:
+    """Point ``SSL_CERT_FILE``/``SSL_CERT_DIR`` at a minimal store meanwhile.
+
+    Nested and concurrent users share one setting; the last one out restores
+    the environment as it was (variables that were unset are unset again).
+
+    :param enabled: when false, change nothing.
+    """
+    return _trust.applied() if enabled else nullcontext()
+
+
+@contextmanager
+def existing_objects_frozen() -> Iterator[None]:
+    """Freeze every object that exists now, and thaw them on the way out.
+
+    A process that froze objects of its own (a pre-forking server, say) is
+    left as it is: thawing would undo its freeze too.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        # Back in the oldest generation: what became garbage meanwhile is
+        # collected as usual from here on.
+        gc.unfreeze()
+
+
+class StdoutSilencer:
+    """Points file descriptor 1 at /dev/null while the verifier runs.
+
+    The verifier prints its own report to the process's stdout (no FFI option
+    turns that off); we print ours instead. Nested and concurrent users share
+    one redirection, counted, so the last one out restores the original.
+    :meth:`close` restores it from another thread when the run is abandoned.
+    """
+
+    _lock = threading.Lock()
+    _depth = 0
+    _saved: int | None = None
+
+    def __init__(self) -> None:
+        self._active = False
+        self._closed = False
+
+    @contextmanager
+    def silenced(self) -> Iterator[None]:
+        self._start()
+        try:
+            yield
+        finally:
+            self._stop()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self._stop()
+
+    def _start(self) -> None:
+        cls = type(self)
+        with cls._lock:
+            if self._active or self._closed:
+                return
+            if cls._depth == 0:
+                _flush_stdout()
+                try:
+                    saved = os.dup(1)
+                except OSError:  # no stdout at all: nothing to silence
+                    return
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 1)
+                os.close(devnull)
+                cls._saved = saved
+            cls._depth += 1
+            self._active = True
+
+    def _stop(self) -> None:
+        cls = type(self)
+        with cls._lock:
+            if not self._active:
+                return
+            self._active = False
+            cls._depth -= 1
+            if cls._depth == 0 and cls._saved is not None:
+                _flush_stdout()
+                os.dup2(cls._saved, 1)
+                os.close(cls._saved)
+                cls._saved = None
+
+
+def _flush_stdout() -> None:
+    if sys.stdout is not None:
+        with suppress(OSError, ValueError):
+            sys.stdout.flush()
