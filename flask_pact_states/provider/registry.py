@@ -19,6 +19,7 @@ Rules, stated once (the docs quote them):
 
 from __future__ import annotations
 
+import keyword
 import difflib
 import inspect
 import re
@@ -393,15 +394,28 @@ def _missing_message(
 
 
 def handler_stub(state: str, params: Mapping[str, Any], consumer: str | None) -> str:
-    """Python source for a handler of ``state``, ready to paste into a module."""
-    arguments = [name for name in params if name.isidentifier()]
+    """Python source for a handler of ``state``, ready to paste into a module.
+
+    Each param the binding rule can pass by name becomes a parameter; when
+    any cannot (not an identifier, a keyword such as ``class``, or a
+    reserved name), the handler takes ``params``, the whole dict, as well.
+    """
+    arguments = [name for name in params if _bindable_by_name(name)]
     if len(arguments) != len(params):
-        arguments.append("**params")
+        arguments.append("params")
     scope = f", consumer={consumer!r}" if consumer else ""
     return (
         f"@states.register({state!r}{scope})\n"
         f"def {_function_name(state)}({', '.join(arguments)}):\n"
         f"    ...  # put the provider into this state, e.g. with mock_db()\n"
+    )
+
+
+def _bindable_by_name(name: str) -> bool:
+    return (
+        name.isidentifier()
+        and not keyword.iskeyword(name)
+        and name not in RESERVED_ARGUMENTS
     )
 
 

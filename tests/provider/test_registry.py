@@ -350,8 +350,33 @@ def test_known_names_lists_scoped_first() -> None:
 def test_handler_stub_is_valid_python_with_params() -> None:
     stub = handler_stub("user 5 exists", {"id": 5, "user-name": "x"}, "Web")
     assert "@states.register('user 5 exists', consumer='Web')" in stub
-    assert "def given_user_5_exists(id, **params):" in stub
+    assert "def given_user_5_exists(id, params):" in stub
     compile(stub.replace("@states.register", "@print"), "<stub>", "exec")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"class": "admin", "id": 5},
+        {"state": "active", "id": 5},
+        {"params": [1, 2], "consumer": "x", "id": 5},
+        {"user-name": "x", "lambda": 1},
+    ],
+)
+def test_handler_stub_compiles_and_binds_every_param(params: dict[str, Any]) -> None:
+    stub = handler_stub("user exists", params, None)
+    registry = StateRegistry()
+    namespace: dict[str, Any] = {}
+    exec(stub.replace("@states.register('user exists')\n", ""), namespace)
+    registry.add(["user exists"], namespace["given_user_exists"])
+    match = registry.resolve("user exists")
+    assert match is not None
+
+    arguments = bind_arguments(match, params, state="user exists", consumer=None)
+
+    reached = dict(arguments.get("params", {}))
+    reached |= {k: v for k, v in arguments.items() if k != "params"}
+    assert reached == params
 
 
 def test_handler_location_points_at_definition() -> None:
