@@ -34,7 +34,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -251,10 +251,18 @@ class Lifecycle:
         interaction, self._interaction = self._interaction, None
         self._leftovers.clear()
         if interaction is not None:
-            # Ended: a setup of it that fails late (a handler that hung past
-            # a reset without the lock) expects no leftovers.
-            interaction.planned = None
-            interaction.stack.close()
+            _undo(interaction)
+
+    def undo_so_far(self) -> None:
+        """Undo what the current interaction set up until now, from a thread
+        that gave up waiting for a handler that still runs in it; nothing else
+        changes. The handler's thread ends the interaction when it returns
+        (:class:`~.serial.SerialLock`), undoing what it set up meanwhile.
+        """
+        interaction = self._interaction
+        if interaction is not None:
+            with suppress(Exception):  # the deferred reset reports errors
+                _undo(interaction)
 
     def _next_planned(self) -> tuple[str, ...] | None:
         if not self._schedule:
@@ -346,6 +354,17 @@ class Lifecycle:
             return func(*args)
         finally:
             _current_scope.reset(token)
+
+
+def _undo(interaction: Interaction) -> None:
+    """Close the interaction's stacks: its own, then each state's again, as
+    a state's stack may have grown after the interaction's closed it (a
+    handler that went on after :meth:`Lifecycle.undo_so_far`)."""
+    try:
+        interaction.stack.close()
+    finally:
+        for active in reversed(interaction.active):
+            active.close()
 
 
 def _enter_generator(

@@ -19,9 +19,9 @@ Rules, stated once (the docs quote them):
 
 from __future__ import annotations
 
-import keyword
 import difflib
 import inspect
+import keyword
 import re
 from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field

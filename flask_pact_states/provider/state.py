@@ -8,7 +8,6 @@ it in the journal and never lets an error escape as a 5xx: the verifier retries
 
 from __future__ import annotations
 
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -22,6 +21,7 @@ from ..errors import NotSetUpError
 from .journal import Journal, Outcome, StateChangeRecord, logger
 from .lifecycle import Lifecycle
 from .registry import StateRegistry, handler_stub
+from .serial import SerialLock
 from .wire import StateChange
 
 #: Where an app keeps its :class:`AppStates`: ``app.extensions[EXTENSION_KEY]``.
@@ -81,7 +81,7 @@ class AppStates:
         self.journal = Journal(settings.journal_size)
         # The hook lists are the extension's own: hooks added later apply too.
         self.lifecycle = Lifecycle(lambda: hooks.before_each, lambda: hooks.after_each)
-        self._lock = threading.Lock()
+        self._lock = SerialLock()
 
     def apply(self, changes: list[StateChange]) -> Answer:
         """Apply ``changes`` in order, one state change at a time per app.
@@ -89,7 +89,7 @@ class AppStates:
         :returns: 200 with the merged provider-state values, or the first
             failure's 4xx answer.
         """
-        if not self._lock.acquire(timeout=self.settings.lock_timeout):
+        if not self._lock.acquire(self.settings.lock_timeout):
             return self.reject(
                 409,
                 "busy",
@@ -112,46 +112,59 @@ class AppStates:
         """Tell the lifecycle the states of each interaction the next verifier
         run will verify, in order (see :meth:`.Lifecycle.expect`).
 
-        Waits at most ``PACT_STATES_LOCK_TIMEOUT`` for a running state change
-        (a handler of the previous run may hang), then sets it anyway, as
-        :meth:`reset` undoes anyway: the late handler's interaction is no
-        longer planned, so its failure skips nothing in the new run.
+        When a state change of the previous run still runs after
+        ``PACT_STATES_LOCK_TIMEOUT`` (a handler that hangs), it is set by that
+        handler's thread when it returns, before any setup of the new run.
         """
-        acquired = self._lock.acquire(timeout=self.settings.lock_timeout)
-        try:
-            self.lifecycle.expect(schedule)
-        finally:
-            if acquired:
-                self._lock.release()
+        self._under_lock(
+            self.settings.lock_timeout, lambda: self.lifecycle.expect(schedule)
+        )
 
     def reset(self, *, wait: float | None = None) -> None:
         """Undo everything the current interaction set up, and forget the
         schedule of the run (see :meth:`expect`): the run is over.
 
-        :param wait: seconds to wait for a state change still running; after
-            that, undo anyway. For Ctrl-C while a handler hangs: its patches
-            so far are undone although it has not returned.
+        :param wait: seconds to wait for a state change still running. After
+            that (Ctrl-C while a handler hangs), what the interaction set up so
+            far is undone at once, and the handler's thread ends the
+            interaction when it returns, undoing what it set up meanwhile.
         """
-        acquired = self._lock.acquire(timeout=-1 if wait is None else wait)
-        try:
-            self.lifecycle.reset()
-        finally:
-            self.lifecycle.expect(None)
-            if acquired:
-                self._lock.release()
+        self._under_lock(-1 if wait is None else wait, self._end_run, urgent=True)
 
     def close(self) -> None:
         """Undo everything and release resources: the app is going away.
 
-        Waits at most ``PACT_STATES_LOCK_TIMEOUT`` for a running state change:
-        a hung handler must not block interpreter exit (this runs at exit).
+        Waits at most ``PACT_STATES_LOCK_TIMEOUT`` for a running state change
+        (a hung handler must not block interpreter exit: this runs at exit),
+        then undoes as :meth:`reset` does.
         """
-        acquired = self._lock.acquire(timeout=self.settings.lock_timeout)
+        self._under_lock(self.settings.lock_timeout, self.lifecycle.close, urgent=True)
+
+    def _end_run(self) -> None:
         try:
-            self.lifecycle.close()
+            self.lifecycle.reset()
         finally:
-            if acquired:
+            self.lifecycle.expect(None)
+
+    def _under_lock(
+        self, timeout: float, work: Callable[[], None], *, urgent: bool = False
+    ) -> bool:
+        """Run ``work`` under the lock, or leave it to the lock's holder.
+
+        :param urgent: when the lock is not free in time, undo what the current
+            interaction set up so far at once, not only when the holder returns.
+        :returns: whether ``work`` ran here.
+        """
+        if self._lock.acquire(timeout):
+            try:
+                work()
+            finally:
                 self._lock.release()
+            return True
+        if urgent:
+            self.lifecycle.undo_so_far()
+        self._lock.defer(work)
+        return False
 
     def reject(
         self, status: int, error: str, message: str, change: StateChange | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import sys
 import threading
 import types
@@ -880,6 +881,53 @@ def test_a_setup_failing_after_the_next_run_began_skips_nothing_in_it(
     teardown(client, "mail is captured")
     g.assert_restored()
     assert "skipped" not in [r.outcome for r in states.journal(provider)]
+
+
+@pytest.mark.parametrize("giving_up", ["reset", "close"])
+def test_patches_a_handler_makes_after_a_reset_gave_up_are_undone_when_it_returns(
+    states: PactStates,
+    provider: Flask,
+    client: FlaskClient,
+    g: Globals,
+    monkeypatch: pytest.MonkeyPatch,
+    giving_up: str,
+) -> None:
+    """Ctrl-C while a handler hangs: what it set up so far is undone at once,
+    and what it sets up after that is undone by its own thread when it
+    returns, not left to the garbage collector."""
+    entered, release = threading.Event(), threading.Event()
+
+    @states.register("a slow state")
+    def slow() -> None:
+        mock_db(DB)
+        entered.set()
+        release.wait(10)
+        mock_db(CACHE)  # after the reset gave up waiting
+
+    app_states = get_app_states(provider)
+    settings = dataclasses.replace(app_states.settings, lock_timeout=0.1)
+    monkeypatch.setattr(app_states, "settings", settings)
+    hung = threading.Thread(target=setup, args=(client, "a slow state"))
+    hung.start()
+    assert entered.wait(10)
+    # Held, as a traceback or a debugger would hold it: the late patch must
+    # not depend on the interaction being freed.
+    held = app_states.lifecycle.interaction
+
+    if giving_up == "reset":
+        app_states.reset(wait=0.1)
+    else:
+        app_states.close()
+    assert g.seen() == {"db": "real", "mailer": "real", "cache": "real"}
+    release.set()
+    hung.join(10)
+
+    gc.disable()  # undone by the handler's thread, not by a collection
+    try:
+        g.assert_restored()
+    finally:
+        gc.enable()
+    assert held is not None
 
 
 # the real verifier
