@@ -229,11 +229,14 @@ def _verify_options(options: dict[str, Any], bar: Progress | None) -> VerifyOpti
 
 
 def _jobs(text: str) -> int | str:
-    """``--jobs`` as the options object takes it: a number, or ``"auto"``."""
-    if text != "auto" and not (text.isdigit() and int(text) >= 1):
-        msg = f"--jobs takes a positive number or 'auto', not {text!r}."
-        raise click.BadParameter(msg, param_hint="--jobs")
-    return text if text == "auto" else int(text)
+    """``--jobs`` as the options object takes it; it checks the number."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        msg = f"--jobs takes a number or 'auto', not {text!r}."
+        raise click.BadParameter(msg, param_hint="--jobs") from None
 
 
 def _app_factory(jobs: int | str) -> str | None:

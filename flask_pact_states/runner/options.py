@@ -195,5 +195,5 @@ def _check_numbers(options: VerifyOptions) -> None:
     if jobs != "auto" and (
         isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1
     ):
-        msg = f"jobs must be a positive number or 'auto', got {jobs!r}."
+        msg = f"jobs (--jobs) must be a positive number or 'auto', got {jobs!r}."
         raise VerificationSetupError(msg)
