@@ -36,7 +36,7 @@ def pact_verify(request: pytest.FixtureRequest) -> Callable[..., VerificationRes
             result = pact_verify("pacts/")
             assert result.passed, result.report()
 
-    Arguments are those of :func:`flask_pact_states.verify.verify` after ``app``.
+    Arguments are those of :func:`flask_pact_states.verify` after ``app``.
     """
     app: Flask = request.getfixturevalue("app")
 

@@ -3,7 +3,7 @@
 :func:`execute_run` configures :class:`pact.Verifier` for one
 :class:`~.plan.VerifierRun` (teardown on, JSON body, the state URL pointing at
 the extension's endpoint), runs it and returns what it reported. Both
-:func:`~.verify.verify` and the ``--jobs`` workers (:mod:`.jobs`) call it, each
+:func:`~.api.verify` and the ``--jobs`` workers (:mod:`.parallel`) call it, each
 against the app it serves (:func:`served_app`, described by a
 :class:`Target`).
 """

@@ -79,7 +79,7 @@ class WorkerPool:
     """Spawned worker processes that take runs from a :class:`RunQueue`.
 
     :param size: how many worker processes.
-    :param direct_state_calls: as for :func:`~.verify.verify`.
+    :param direct_state_calls: as for :func:`~.api.verify`.
     :param on_done: called with each finished run, from a pool thread.
     """
 

@@ -116,7 +116,7 @@ class InteractionResult:
 
 @dataclass
 class VerificationResult:
-    """What :func:`~flask_pact_states.verify.verify` found.
+    """What :func:`~flask_pact_states.verify` found.
 
     .. versionadded:: 0.1
     """
