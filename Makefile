@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PACT_DO_NOT_TRACK := true
 
-.PHONY: example test lint bench clean
+.PHONY: example test lint docs bench bench-full clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed (set PYTHON=python3.11)")'
@@ -14,7 +14,7 @@ $(BIN)/python:
 
 # Stamp files: reinstall only when pyproject.toml changes.
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e . --group dev
+	$(BIN)/python -m pip install --quiet -e . --group dev --group docs
 	touch $@
 
 example: $(VENV)/.installed-dev
@@ -27,10 +27,19 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
 	MYPYPATH=examples/flask_users $(BIN)/mypy examples/flask_users
 
-test: lint
+test: lint docs
 	$(BIN)/python -m pytest
 
+# The docs, offline, warnings as errors (intersphinx only with DOCS_INTERSPHINX=1).
+docs: $(VENV)/.installed-dev
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+# A quick run (about a minute): every benchmark at small sizes, missed targets flagged.
 bench: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks --quick
+
+# The full tables (about 20 minutes on 2 cores).
+bench-full: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks
 
 clean:

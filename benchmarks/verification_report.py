@@ -16,6 +16,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Final
 
+from . import targets
+
 #: Targets from issue 6.
 MAX_VS_HAND_WRITTEN: Final = 1.05
 MAX_VS_PACT_PYTHON: Final = 0.85
@@ -130,12 +132,13 @@ def peer_verdicts(summary: Summaries, size: int) -> list[str]:
             a, b = summary.get((ours, size)), summary.get((peer, size))
             if a is None or b is None:
                 continue
-            met = "met" if a.wall <= target * b.wall else "MISSED"
+            met = _flag(a.wall <= target * b.wall)
             lines.append(
                 f"- N={size:,}: {ours} / {peer}: {a.wall / b.wall:.2f}x whole"
                 f" process, {a.verify / b.verify:.2f}x in-process"
                 f" (target <= {target}x: {met})"
             )
+            _record(met, lines[-1])
     return lines
 
 
@@ -172,12 +175,14 @@ def linearity(
 
 def _linear_verdict(name: str, growth: float, floor: float) -> str:
     strict = "yes" if growth <= LINEAR_SLACK else "no"
-    own = "met" if growth <= floor * LINEAR_SLACK else "MISSED"
-    return (
+    own = _flag(growth <= floor * LINEAR_SLACK)
+    line = (
         f"- {name} linear in N: strictly {strict} ({growth:.2f}x per interaction);"
         f" no faster growth than the floor's {floor:.2f}x"
         f" (target <= {LINEAR_SLACK}x that: {own})"
     )
+    _record(own, line)
+    return line
 
 
 def rss_report(summary: Summaries, size: int) -> list[str]:
@@ -186,7 +191,8 @@ def rss_report(summary: Summaries, size: int) -> list[str]:
     if floor is None or ours is None:
         return []
     over = ours.maxrss_mb - floor.maxrss_mb
-    met = "met" if over <= MAX_RSS_OVER_FLOOR_MB else "MISSED"
+    met = _flag(over <= MAX_RSS_OVER_FLOOR_MB)
+    _record(met, f"peak RSS at N={size:,}: {over:+.1f} MB over the floor")
     return [
         f"N = {size:,}, {ours.count} round(s), ours against the floor:",
         "",
@@ -198,3 +204,12 @@ def rss_report(summary: Summaries, size: int) -> list[str]:
         f"- per interaction (in-process): floor {floor.verify / size * 1e3:.2f} ms,"
         f" ours {ours.verify / size * 1e3:.2f} ms",
     ]
+
+
+def _flag(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def _record(flag: str, line: str) -> None:
+    if flag == "MISSED":
+        targets.MISSED.append(line.lstrip("- "))
