@@ -93,7 +93,8 @@ def _broker_options(func: Any) -> Any:
 @click.argument("sources", nargs=-1, metavar="[SOURCE]...")
 @click.option(
     "--provider",
-    help="Provider name [default: PACT_STATES_PROVIDER, else the local pacts'].",
+    help="Provider name: only its pacts are verified [default:"
+    " PACT_STATES_PROVIDER, else the one the local pacts name].",
 )
 @click.option(
     "--consumer",

@@ -316,21 +316,35 @@ def infer_provider(pacts: Sequence[PactFile]) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
-def check_provider(pacts: Iterable[PactFile], provider: str) -> None:
-    """Refuse pacts written for another provider.
+def select_provider(
+    pacts: Sequence[PactFile], provider: str, *, remote: bool, notes: list[str]
+) -> list[PactFile]:
+    """The pacts written for ``provider``; those for others are left out,
+    with a note.
 
-    :raises PactSourceError: naming the first such pact.
+    :param remote: whether URL or broker sources come too (they may hold the
+        provider's pacts when no local one does).
+    :raises PactSourceError: when local pacts were given but none is for
+        ``provider``, and nothing else is to be verified.
 
     .. versionadded:: 0.1
     """
-    for pact in pacts:
-        if pact.provider != provider:
-            msg = (
-                f"The pact '{pact.path}' is for provider '{pact.provider}', not"
-                f" '{provider}'; pass only {provider}'s pacts, or --provider"
-                f" '{pact.provider}'."
-            )
-            raise PactSourceError(msg)
+    mine = [pact for pact in pacts if pact.provider == provider]
+    others = sorted({pact.provider for pact in pacts if pact.provider != provider})
+    if others and not mine and not remote:
+        msg = (
+            f"None of the {len(pacts)} pact file(s) is for provider {provider!r}:"
+            f" they are for {', '.join(map(repr, others))}. Check --provider"
+            " (or PACT_STATES_PROVIDER) and the sources."
+        )
+        raise PactSourceError(msg)
+    if others:
+        notes.append(
+            f"Left out {len(pacts) - len(mine)} pact file(s) for other providers"
+            f" ({', '.join(map(repr, others))}): only those for {provider!r} are"
+            " verified."
+        )
+    return mine
 
 
 def states_used(pacts: Iterable[PactFile]) -> list[StateUse]:

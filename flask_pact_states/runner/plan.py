@@ -23,11 +23,11 @@ from .pacts import (
     HTTP_INTERACTION,
     PactFile,
     PactInteraction,
-    check_provider,
     group_by_consumer,
     infer_provider,
     is_url,
     load_pacts,
+    select_provider,
 )
 
 
@@ -65,6 +65,8 @@ class VerificationPlan:
     options: VerifyOptions
     pacts: tuple[PactFile, ...] = ()
     notes: tuple[str, ...] = ()
+    #: Whether the provider name was taken from the pacts, not given.
+    provider_named_by_pacts: bool = False
 
     @property
     def expected(self) -> int | None:
@@ -117,7 +119,23 @@ def build_plan(
     sources, broker = options.sources, options.broker
     pacts = load_pacts(*(source for source in sources if not is_url(source)))
     urls = tuple(str(source) for source in sources if is_url(source))
-    provider = provider or infer_provider(pacts)
+    named_by_pacts = provider is None
+    provider = provider or _provider_of(pacts)
+    notes: list[str] = []
+    pacts = select_provider(pacts, provider, remote=bool(urls or broker), notes=notes)
+    plan = VerificationPlan(
+        provider, (), options, tuple(pacts), provider_named_by_pacts=named_by_pacts
+    )
+    runs = _local_runs(plan, bool(urls or broker), workdir, notes)
+    runs += _remote_runs(urls, broker.resolved() if broker else None, options.consumers)
+    if options.publish is not None and broker is None:
+        notes.append("Results are published only for pacts fetched from a broker.")
+    return replace(plan, runs=tuple(runs), notes=tuple(notes))
+
+
+def _provider_of(pacts: Sequence[PactFile]) -> str:
+    """The provider the local pacts agree on, when none was given."""
+    provider = infer_provider(pacts)
     if provider is None:
         names = ", ".join(map(repr, sorted({pact.provider for pact in pacts})))
         found = f"the local pacts name {names}" if names else "no local pact to read"
@@ -126,14 +144,7 @@ def build_plan(
             " Python) or set PACT_STATES_PROVIDER in the app's config."
         )
         raise VerificationSetupError(msg)
-    check_provider(pacts, provider)
-    notes: list[str] = []
-    plan = VerificationPlan(provider, (), options, tuple(pacts))
-    runs = _local_runs(plan, bool(urls or broker), workdir, notes)
-    runs += _remote_runs(urls, broker.resolved() if broker else None, options.consumers)
-    if options.publish is not None and broker is None:
-        notes.append("Results are published only for pacts fetched from a broker.")
-    return replace(plan, runs=tuple(runs), notes=tuple(notes))
+    return provider
 
 
 def _local_runs(

@@ -36,6 +36,7 @@ def render_text(result: VerificationResult) -> str:
     lines = [
         f"Verifying provider {result.provider!r}: {len(result.interactions)}"
         f" interaction(s) from {len(consumers)} consumer(s)",
+        *_provider_hint(result),
         "",
     ]
     lines += [f"  {_MARKS[i.status]}  {title(i)}" for i in result.interactions]
@@ -48,6 +49,15 @@ def render_text(result: VerificationResult) -> str:
         lines += ["", f"{pending} failure(s) in pending pacts, not counted."]
     lines += ["", f"{result.count('passed')} passed, {result.count('failed')} failed"]
     return "\n".join(lines) + "\n"
+
+
+def _provider_hint(result: VerificationResult) -> list[str]:
+    if not result.provider_named_by_pacts:
+        return []
+    return [
+        "(The provider name comes from the pacts: pin it with --provider or"
+        " PACT_STATES_PROVIDER, so that no other provider's pacts pass.)"
+    ]
 
 
 def _failures(result: VerificationResult) -> list[str]:

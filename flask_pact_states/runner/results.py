@@ -130,6 +130,8 @@ class VerificationResult:
     #: Problems not tied to one interaction (a source that failed to load...).
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Whether the provider name came from the pacts rather than being given.
+    provider_named_by_pacts: bool = False
     #: The verifier's own report, without colours, one run after another.
     output: str = ""
     #: The verifier's JSON results, one per run.
@@ -205,7 +207,11 @@ def build_result(
     plan: VerificationPlan, outcomes: Iterable[RunOutcome], registry: StateRegistry
 ) -> VerificationResult:
     """Pair each run's verifier results with its journal records."""
-    result = VerificationResult(plan.provider, notes=list(plan.notes))
+    result = VerificationResult(
+        plan.provider,
+        notes=list(plan.notes),
+        provider_named_by_pacts=plan.provider_named_by_pacts,
+    )
     uses = _planned_uses(plan)
     for outcome in outcomes:
         paired = pair_records(_interaction_results(outcome), group_records(outcome))

@@ -416,3 +416,27 @@ def test_cli_subprocess_interrupt_undoes_patches_and_exits_130(
         " (0 patch(es) still in place)." in err
     )
     assert "Traceback" not in err
+
+
+def test_cli_verify_provider_selects_its_pacts_from_a_mixed_directory(
+    runner: FlaskCliRunner, pact: Path, tmp_path: Path
+) -> None:
+    hand_pact(tmp_path / "payments.json", [http_interaction("pay")], provider="Pay")
+
+    result = runner.invoke(pact_verify_command, [str(tmp_path), "--provider", "Users"])
+
+    assert result.exit_code == 0, result.output
+    assert "  PASS  Web: ping [a user exists]" in result.stdout
+    assert "pay" not in result.stdout.split("Notes")[0]
+    assert "only those for 'Users' are verified" in result.stdout
+
+
+def test_cli_verify_refuses_a_directory_of_another_provider_s_pacts(
+    runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    hand_pact(tmp_path / "payments.json", [http_interaction("pay")], provider="Pay")
+
+    result = runner.invoke(pact_verify_command, [str(tmp_path), "--provider", "Users"])
+
+    assert result.exit_code == 2
+    assert "None of the 1 pact file(s) is for provider 'Users'" in result.output

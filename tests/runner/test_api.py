@@ -278,8 +278,41 @@ def test_verify_needs_a_provider_when_pacts_disagree(
 
     with pytest.raises(VerificationSetupError, match="Pass --provider NAME"):
         verify(make_app(states), tmp_path)
-    with pytest.raises(PactSourceError, match="is for provider 'Orders'"):
-        verify(make_app(PactStates()), tmp_path, provider="Users")
+
+
+def test_verify_selects_the_given_provider_s_pacts(
+    tmp_path: Path, states: PactStates
+) -> None:
+    hand_pact(tmp_path / "a.json", [http_interaction("a")], provider="Users")
+    hand_pact(tmp_path / "b.json", [http_interaction("b")], provider="Orders")
+
+    result = verify(make_app(states), tmp_path, provider="Users")
+
+    assert [i.description for i in result.interactions] == ["a"]
+    assert any(
+        "for 'Users' are" in note and "'Orders'" in note for note in result.notes
+    )
+    assert "comes from the pacts" not in result.report()
+
+
+def test_verify_refuses_another_provider_s_pacts(
+    tmp_path: Path, states: PactStates
+) -> None:
+    hand_pact(tmp_path / "b.json", [http_interaction("b")], provider="Payments")
+    app = make_app(states, PACT_STATES_PROVIDER="Orders")
+
+    with pytest.raises(PactSourceError, match=r"is for provider 'Orders'.*'Payments'"):
+        verify(app, tmp_path)
+
+
+def test_verify_says_when_the_provider_name_comes_from_the_pacts(
+    tmp_path: Path, states: PactStates
+) -> None:
+    hand_pact(tmp_path / "b.json", [http_interaction("b")], provider="Payments")
+
+    report = verify(make_app(states), tmp_path).report()
+
+    assert report.splitlines()[1].startswith("(The provider name comes from the pacts")
 
 
 def test_verify_takes_the_provider_from_config(

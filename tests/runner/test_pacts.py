@@ -14,12 +14,12 @@ from flask_pact_states.runner.pacts import (
     HTTP_INTERACTION,
     PactState,
     check_coverage,
-    check_provider,
     group_by_consumer,
     infer_provider,
     is_url,
     load_pact,
     load_pacts,
+    select_provider,
     states_used,
 )
 
@@ -161,14 +161,37 @@ def test_load_pacts_rejects_missing_and_unreadable_sources(tmp_path: Path) -> No
         load_pact(tmp_path / "gone.json")
 
 
-def test_check_provider_refuses_a_pact_for_another_provider(tmp_path: Path) -> None:
+def test_select_provider_keeps_the_provider_s_pacts_and_says_so(
+    tmp_path: Path,
+) -> None:
     pacts = load_pacts(
         hand_pact(tmp_path / "a.json", [http_interaction("a")], provider="Users"),
         hand_pact(tmp_path / "b.json", [http_interaction("b")], provider="Orders"),
     )
+    notes: list[str] = []
 
-    with pytest.raises(PactSourceError, match="is for provider 'Orders', not 'Users'"):
-        check_provider(pacts, "Users")
+    mine = select_provider(pacts, "Users", remote=False, notes=notes)
+
+    assert [pact.provider for pact in mine] == ["Users"]
+    assert notes == [
+        "Left out 1 pact file(s) for other providers ('Orders'): only those for"
+        " 'Users' are verified."
+    ]
+
+
+@pytest.mark.parametrize("remote", [False, True])
+def test_select_provider_refuses_only_other_providers_pacts(
+    tmp_path: Path, remote: bool
+) -> None:
+    pacts = load_pacts(
+        hand_pact(tmp_path / "b.json", [http_interaction("b")], provider="Orders")
+    )
+
+    if remote:  # a URL or broker may still hold the provider's pacts
+        assert select_provider(pacts, "Users", remote=True, notes=[]) == []
+        return
+    with pytest.raises(PactSourceError, match="None of the 1 pact file"):
+        select_provider(pacts, "Users", remote=False, notes=[])
 
 
 def test_infer_provider_only_when_all_pacts_agree(tmp_path: Path) -> None:
