@@ -102,3 +102,47 @@ class WorkerDiedError(PactStatesError, RuntimeError):
 
     .. versionadded:: 0.1
     """
+
+
+class DatabaseIsolationError(PactStatesError):
+    """Base class of the errors of :meth:`PactStates.isolate_database
+    <flask_pact_states.PactStates.isolate_database>`; each subclass also
+    derives from the built-in it refines.
+
+    .. versionadded:: 0.1
+    """
+
+
+class UnsupportedDatabaseError(DatabaseIsolationError, TypeError):
+    """``isolate_database`` got an object it cannot isolate: not a
+    Flask-SQLAlchemy ``SQLAlchemy``, nor a SQLAlchemy ``sessionmaker`` or
+    ``scoped_session``.
+
+    .. versionadded:: 0.1
+    """
+
+
+class DuplicateIsolationError(DatabaseIsolationError, ValueError):
+    """``isolate_database`` was called twice for one database.
+
+    .. versionadded:: 0.1
+    """
+
+
+class IsolationRequirementError(DatabaseIsolationError, ValueError):
+    """The database cannot be isolated with the chosen strategy as configured
+    (an in-memory SQLite database without ``StaticPool``, a ``sessionmaker``
+    without a bind, ``"truncate"`` without the metadata...).
+
+    .. versionadded:: 0.1
+    """
+
+
+class SecondConnectionError(DatabaseIsolationError, RuntimeError):
+    """Under the ``"transaction"`` strategy, something asked the isolated
+    engine for a second connection while the interaction's transaction held
+    one: its work would not be rolled back, and on SQLite it would wait for
+    the transaction's lock.
+
+    .. versionadded:: 0.1
+    """

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, request, request_started
 
 from .. import config
-from ..errors import AlreadySetUpError, PactStatesNotEnabledError
+from ..errors import (
+    AlreadySetUpError,
+    DuplicateIsolationError,
+    PactStatesNotEnabledError,
+    UnsupportedDatabaseError,
+)
 from .endpoint import BLUEPRINT_NAME, create_blueprint
 from .journal import StateChangeRecord
 from .registry import StateRegistry
 from .state import EXTENSION_KEY, AppStates, Hooks, get_app_states
+
+if TYPE_CHECKING:  # SQLAlchemy is an optional dependency
+    from sqlalchemy import MetaData
+
+    from .database import DatabaseIsolation, Strategy
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,6 +51,7 @@ class PactStates:
     def __init__(self, app: Flask | None = None) -> None:
         self.registry = StateRegistry()
         self._hooks = Hooks()
+        self._isolations: list[DatabaseIsolation] = []
         if app is not None:
             self.init_app(app)
 
@@ -79,6 +90,52 @@ class PactStates:
         self._hooks.after_each.append(func)
         return func
 
+    def isolate_database(
+        self,
+        db: object,
+        strategy: Strategy = "transaction",
+        *,
+        metadata: MetaData | Iterable[MetaData] | None = None,
+        reset_sequences: bool = False,
+    ) -> DatabaseIsolation:
+        """Put ``db`` back as it was after every interaction.
+
+        ``strategy="transaction"``: when an interaction begins (before the
+        ``before_each`` hooks and its first setup), each engine gets one
+        connection and an outer transaction; the app's sessions join it with
+        savepoints, so ``commit()`` works as usual, and it rolls back when the
+        interaction ends, whichever way it ends. ``strategy="truncate"``: every
+        table of the metadata is emptied (children first) when it ends, for
+        apps a transaction cannot wrap (their own connections, DDL).
+
+        :param db: a Flask-SQLAlchemy ``SQLAlchemy`` (every bind), or the
+            SQLAlchemy ``sessionmaker`` or ``scoped_session`` the app uses.
+        :param strategy: ``"transaction"`` or ``"truncate"``.
+        :param metadata: the tables to empty; Flask-SQLAlchemy's by default,
+            needed for ``"truncate"`` with a ``sessionmaker``.
+        :param reset_sequences: set PostgreSQL sequences back after each
+            interaction too (rollback leaves them advanced).
+        :returns: the isolation, held by each interaction.
+        :raises UnsupportedDatabaseError: for any other kind of ``db``.
+        :raises DuplicateIsolationError: when ``db`` is isolated already.
+        :raises IsolationRequirementError: when the strategy cannot work as
+            ``db`` is set up.
+
+        .. versionadded:: 0.1
+        """
+        isolation = _new_isolation(db, strategy, metadata, reset_sequences)
+        for existing in self._isolations:
+            if existing.key is isolation.key:
+                msg = (
+                    f"{isolation.database.label} is isolated already (strategy"
+                    f" {existing.strategy!r}); call isolate_database() once per"
+                    " database."
+                )
+                raise DuplicateIsolationError(msg)
+        self._isolations.append(isolation)
+        self._hooks.resources.append(isolation)
+        return isolation
+
     def init_app(self, app: Flask) -> None:
         """Mount the state-change endpoint on ``app``.
 
@@ -116,6 +173,25 @@ class PactStates:
         At most ``PACT_STATES_JOURNAL_SIZE`` of them.
         """
         return list(get_app_states(app).journal)
+
+
+def _new_isolation(
+    db: object,
+    strategy: Strategy,
+    metadata: MetaData | Iterable[MetaData] | None,
+    reset_sequences: bool,
+) -> DatabaseIsolation:
+    try:
+        from .database import DatabaseIsolation
+    except ImportError as error:  # SQLAlchemy is an optional dependency
+        msg = (
+            f"isolate_database() needs SQLAlchemy ({error}): install"
+            " flask-pact-states[sqlalchemy]."
+        )
+        raise UnsupportedDatabaseError(msg) from None
+    return DatabaseIsolation(
+        db, strategy, metadata=metadata, reset_sequences=reset_sequences
+    )
 
 
 def _check_enabled(app: Flask) -> None:

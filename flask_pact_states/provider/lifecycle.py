@@ -34,12 +34,15 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import ExitStack, suppress
+from contextlib import AbstractContextManager, ExitStack, suppress
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from ..errors import HandlerReturnError
 from .registry import Handler, HandlerKind, StateMatch, bind_arguments
+
+#: Held by each interaction from its beginning to its end (see :class:`Lifecycle`).
+Resource = Callable[[], AbstractContextManager[Any]]
 
 #: The undo stack that patches made right now belong to (None outside a state).
 _current_scope: contextvars.ContextVar[ExitStack | None] = contextvars.ContextVar(
@@ -95,15 +98,23 @@ class Lifecycle:
 
     :param before_each: returns the hooks to run when an interaction begins.
     :param after_each: returns the hooks to run when it ends.
+    :param resources: returns what each interaction holds from its beginning
+        (before the ``before_each`` hooks) to its end, such as a database
+        transaction: each is called when an interaction begins, in the app
+        context of the call, and the context manager it returns is left when
+        the interaction ends, after every state's undo and before the
+        ``after_each`` hooks.
     """
 
     def __init__(
         self,
         before_each: Callable[[], list[Callable[[], Any]]],
         after_each: Callable[[], list[Callable[[], Any]]],
+        resources: Callable[[], Sequence[Resource]] = tuple,
     ) -> None:
         self._before_each = before_each
         self._after_each = after_each
+        self._resources = resources
         self._interaction: Interaction | None = None
         self._count = 0
         self._async_runner: asyncio.Runner | None = None
@@ -160,8 +171,9 @@ class Lifecycle:
         """Return the interaction the setup of ``state`` belongs to, starting a
         new one (and ending the previous) at a boundary.
 
-        :raises Exception: whatever a ``before_each`` hook raises; the new
-            interaction is then already undone.
+        :raises Exception: whatever a resource (a database isolation) or a
+            ``before_each`` hook raises; the new interaction is then already
+            undone.
         """
         current = self._interaction
         if current is not None and not current.finished_setup:
@@ -177,9 +189,13 @@ class Lifecycle:
         if after_each:
             # Pushed first so that after_each runs last, after every state's undo.
             interaction.stack.callback(self._run_hooks, after_each)
-        if before_each:
+        resources = self._resources()
+        if resources or before_each:
             try:
-                self._in_scope(interaction.stack, self._run_hooks, before_each)
+                for resource in resources:
+                    interaction.stack.enter_context(resource())
+                if before_each:
+                    self._in_scope(interaction.stack, self._run_hooks, before_each)
             except BaseException:
                 self._fail(interaction)
                 raise

@@ -19,7 +19,7 @@ from flask import Flask, current_app
 from ..config import Settings
 from ..errors import NotSetUpError
 from .journal import Journal, Outcome, StateChangeRecord, logger
-from .lifecycle import Lifecycle
+from .lifecycle import Lifecycle, Resource
 from .registry import StateRegistry, handler_stub
 from .serial import SerialLock
 from .wire import StateChange
@@ -40,10 +40,12 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class Hooks:
-    """The ``before_each`` and ``after_each`` hooks of one extension."""
+    """The ``before_each`` and ``after_each`` hooks of one extension, and the
+    resources each interaction holds (database isolations)."""
 
     before_each: list[Callable[[], Any]] = field(default_factory=list)
     after_each: list[Callable[[], Any]] = field(default_factory=list)
+    resources: list[Resource] = field(default_factory=list)
 
 
 def get_app_states(app: Flask | None = None) -> AppStates:
@@ -80,7 +82,9 @@ class AppStates:
         self.settings = settings
         self.journal = Journal(settings.journal_size)
         # The hook lists are the extension's own: hooks added later apply too.
-        self.lifecycle = Lifecycle(lambda: hooks.before_each, lambda: hooks.after_each)
+        self.lifecycle = Lifecycle(
+            lambda: hooks.before_each, lambda: hooks.after_each, lambda: hooks.resources
+        )
         self._lock = SerialLock()
 
     def apply(self, changes: list[StateChange]) -> Answer:
