@@ -236,6 +236,30 @@ def _create_order() -> ResponseReturnValue:
     return {"id": order.id, "item": order.item}, 201
 
 
+def register_order_states(states: PactStates) -> None:
+    """The states of the orders app; ``broken`` always fails."""
+
+    @states.register("no orders")
+    def no_orders() -> None: ...
+
+    @states.register("customer {name} has {count:int} orders")
+    def customer_has_orders(name: str, count: int) -> dict[str, int]:
+        customer = Customer(name=name)
+        orders = [Order(customer=customer, item=f"item {n}") for n in range(count)]
+        db.session.add_all([customer, *orders])
+        db.session.commit()  # as the app would: a savepoint under isolation
+        return {"customerId": customer.id}
+
+    @states.register("an audit entry exists")
+    def audit_entry() -> None:
+        db.session.add(AuditEntry(message="seen"))
+        db.session.commit()
+
+    @states.register("broken")
+    def broken() -> None:
+        raise LookupError("the broken state")
+
+
 def close_app(app: Flask) -> None:
     """Undo what is still held, drop the tables and dispose of the engines."""
     get_app_states(app).close()

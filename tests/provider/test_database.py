@@ -15,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 from database_helpers import (
     BACKENDS,
-    AuditEntry,
     Backend,
     Customer,
     Order,
@@ -24,6 +23,7 @@ from database_helpers import (
     in_thread,
     make_backend,
     orders_app,
+    register_order_states,
     rows,
     state,
 )
@@ -37,25 +37,6 @@ from flask_pact_states import (
 )
 
 EMPTY = {"customer": 0, "order_": 0, "audit_entry": 0}
-
-
-def register_states(states: PactStates) -> None:
-    @states.register("customer {name} has {count:int} orders")
-    def customer_has_orders(name: str, count: int) -> dict[str, int]:
-        customer = Customer(name=name)
-        orders = [Order(customer=customer, item=f"item {n}") for n in range(count)]
-        db.session.add_all([customer, *orders])
-        db.session.commit()  # as the app would: a savepoint under isolation
-        return {"customerId": customer.id}
-
-    @states.register("an audit entry exists")
-    def audit_entry() -> None:
-        db.session.add(AuditEntry(message="seen"))
-        db.session.commit()
-
-    @states.register("broken")
-    def broken() -> None:
-        raise LookupError("the broken state")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -72,7 +53,7 @@ def sqlite_file(tmp_path: Path) -> Iterator[Backend]:
 
 def make_orders(states: PactStates, backend: Backend, **options: Any) -> Flask:
     states.isolate_database(db, **options)
-    register_states(states)
+    register_order_states(states)
     app = orders_app(states, backend)
     with app.app_context():  # a fixture committed before verification stays
         db.session.add(Customer(name="fixture"))

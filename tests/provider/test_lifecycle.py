@@ -427,6 +427,48 @@ def test_before_each_failure_fails_setup_and_after_each_still_runs(
     g.assert_restored()
 
 
+def _resource(rec: Recorder, name: str, fail: bool = False) -> Any:
+    """An interaction resource that records when it is held and let go."""
+
+    @contextlib.contextmanager
+    def hold() -> Iterator[None]:
+        rec.events.append(f"{name}: held")
+        if fail:
+            raise RuntimeError(f"{name} could not be held")
+        try:
+            yield
+        finally:
+            rec.events.append(f"{name}: let go")
+
+    return hold
+
+
+def test_resources_are_held_around_hooks_and_states(
+    states: PactStates, provider: Flask, client: FlaskClient, rec: Recorder
+) -> None:
+    states.interaction_resources += [_resource(rec, "db1"), _resource(rec, "db2")]
+
+    setup(client, "user 1 exists")
+    setup(client, "no users")
+    teardown(client, "user 1 exists")
+    teardown(client, "no users")
+
+    assert rec.events == [
+        *("db1: held", "db2: held", "before_each", "user 1", "no users"),
+        *("db2: let go", "db1: let go", "after_each"),
+    ]
+
+
+def test_resource_failing_to_be_held_fails_setup_and_lets_go_of_the_others(
+    states: PactStates, provider: Flask, client: FlaskClient, rec: Recorder, g: Globals
+) -> None:
+    states.interaction_resources += [_resource(rec, "db1"), _resource(rec, "db2", True)]
+
+    assert "db2 could not be held" in message(setup(client, "user 1 exists"))
+    assert rec.events == ["db1: held", "db2: held", "db1: let go", "after_each"]
+    g.assert_restored()
+
+
 def test_after_each_failure_fails_the_last_teardown(
     states: PactStates, provider: Flask, client: FlaskClient, rec: Recorder, g: Globals
 ) -> None:
