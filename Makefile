@@ -19,6 +19,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 example: $(VENV)/.installed-dev
 	$(MAKE) -C examples/flask_users verify PYTHON_BIN=$(abspath $(BIN))
+	$(MAKE) -C examples/flask_orders verify PYTHON_BIN=$(abspath $(BIN))
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -26,6 +27,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	MYPYPATH=examples/flask_users $(BIN)/mypy examples/flask_users
+	MYPYPATH=examples/flask_orders $(BIN)/mypy examples/flask_orders
 
 test: lint docs
 	$(BIN)/python -m pytest
