@@ -178,8 +178,8 @@ def hold_transactions(
 
 
 def _begin(engine: Engine, stack: ExitStack) -> Connection:
-    """Check out the interaction's connection and begin its outer transaction."""
-    check_pool(engine)
+    """Check out the interaction's connection and begin its outer transaction
+    (the caller has checked the pool: :func:`check_pool`)."""
     guard = _guard(engine)
     connection = engine.connect()
     stack.callback(connection.close)
