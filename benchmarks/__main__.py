@@ -1,8 +1,9 @@
-"""Run every benchmark: dispatch, then verification.
+"""Run every benchmark: dispatch, verification, then database isolation.
 
 ``python -m benchmarks [--quick] [--rounds N] [--sizes 100,1000] ...``: the
 options go to the verification benchmark (see ``python -m benchmarks.verification
---help``); the dispatch benchmark always runs as it is. ``make bench`` runs
+--help``); the dispatch benchmark always runs as it is, the orders benchmark
+(:mod:`benchmarks.orders`) with ``--quick`` when given. ``make bench`` runs
 ``--quick`` (about a minute), ``make bench-full`` the full tables (about 20
 minutes). The run ends by listing every target missed, and exits 1 if any.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 
-from . import dispatch, targets, verification
+from . import dispatch, orders, targets, verification
 
 
 def main() -> int:
@@ -21,6 +22,8 @@ def main() -> int:
     dispatch.main()
     print("\n== Verification benchmark ==", flush=True)
     status = verification.main(sys.argv[1:])
+    print("\n== Database isolation benchmark ==", flush=True)
+    orders.main(["--quick"] if "--quick" in sys.argv[1:] else [])
     print(f"\nAll benchmarks took {time.perf_counter() - started:.0f} s.")
     if targets.MISSED:
         print("Targets MISSED:", *targets.MISSED, sep="\n  ")

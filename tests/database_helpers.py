@@ -38,7 +38,8 @@ from sqlalchemy.orm import (
 from sqlalchemy.pool import StaticPool
 from werkzeug.test import TestResponse
 
-from flask_pact_states import PactStates, get_app_states
+from flask_pact_states import PactStates
+from flask_pact_states.provider.state import get_app_states
 
 URL: Final = "/_pact/provider_states"
 T = TypeVar("T")

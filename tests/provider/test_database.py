@@ -30,11 +30,9 @@ from database_helpers import (
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flask_pact_states import (
-    PactStates,
-    SecondConnectionError,
-    get_app_states,
-)
+from flask_pact_states import PactStates
+from flask_pact_states.errors import SecondConnectionError
+from flask_pact_states.provider.state import get_app_states
 
 EMPTY = {"customer": 0, "order_": 0, "audit_entry": 0}
 

@@ -27,14 +27,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
-from flask_pact_states import (
+from flask_pact_states import PactStates
+from flask_pact_states.errors import (
     DatabaseIsolationError,
     DuplicateIsolationError,
     IsolationRequirementError,
-    PactStates,
     UnsupportedDatabaseError,
-    get_app_states,
 )
+from flask_pact_states.provider.state import get_app_states
 
 
 @pytest.fixture(params=BACKENDS)

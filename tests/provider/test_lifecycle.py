@@ -446,7 +446,7 @@ def _resource(rec: Recorder, name: str, fail: bool = False) -> Any:
 def test_resources_are_held_around_hooks_and_states(
     states: PactStates, provider: Flask, client: FlaskClient, rec: Recorder
 ) -> None:
-    states.interaction_resources += [_resource(rec, "db1"), _resource(rec, "db2")]
+    states._hooks.resources[:] = [_resource(rec, "db1"), _resource(rec, "db2")]
 
     setup(client, "user 1 exists")
     setup(client, "no users")
@@ -462,7 +462,7 @@ def test_resources_are_held_around_hooks_and_states(
 def test_resource_failing_to_be_held_fails_setup_and_lets_go_of_the_others(
     states: PactStates, provider: Flask, client: FlaskClient, rec: Recorder, g: Globals
 ) -> None:
-    states.interaction_resources += [_resource(rec, "db1"), _resource(rec, "db2", True)]
+    states._hooks.resources[:] = [_resource(rec, "db1"), _resource(rec, "db2", True)]
 
     assert "db2 could not be held" in message(setup(client, "user 1 exists"))
     assert rec.events == ["db1: held", "db2: held", "db1: let go", "after_each"]

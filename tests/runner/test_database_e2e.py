@@ -34,9 +34,10 @@ from pact import Verifier
 from serving_helpers import served
 from verify_helpers import hand_pact
 
-from flask_pact_states import PactStates, get_app_states, verify
+from flask_pact_states import PactStates, verify
 from flask_pact_states.cli import pact_verify_command
-from flask_pact_states.runner.truststore import minimal_trust_store
+from flask_pact_states.provider.state import get_app_states
+from flask_pact_states.runner.process import minimal_trust_store
 
 pytestmark = pytest.mark.e2e
 

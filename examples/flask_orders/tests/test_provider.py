@@ -18,8 +18,8 @@ from flask import Flask
 from orders_provider.models import Customer, Order, OrderItem, db
 from orders_provider_tests.states import create_test_app
 
-from flask_pact_states import get_app_states
-from flask_pact_states.runner.api import verify
+from flask_pact_states import verify
+from flask_pact_states.provider.state import get_app_states
 
 PACTS = Path(__file__).resolve().parents[1] / "pacts"
 POSTGRES_ENV = "PACT_STATES_TEST_POSTGRES_URL"
