@@ -247,3 +247,18 @@ def test_isolate_database_reset_sequences_gives_the_same_ids_again(
 
     # Rolled back, the rows are gone, but PostgreSQL's sequences moved on.
     assert (ids[0] == ids[1]) is reset
+
+
+def test_isolate_database_on_an_app_without_the_database_says_so(
+    states: PactStates,
+) -> None:
+    states.isolate_database(db)
+    app = Flask("no_database")  # db.init_app(app) forgotten
+    app.testing = True
+    states.init_app(app)
+
+    answer = state(app.test_client(), "")
+
+    assert answer.status_code == 422
+    assert "init_app" in answer.get_json()["message"]
+    assert get_app_states(app).lifecycle.interaction is None
