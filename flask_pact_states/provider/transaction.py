@@ -187,6 +187,8 @@ def _begin(engine: Engine, stack: ExitStack) -> Connection:
     begin_here = isinstance(driver, sqlite3.Connection) and _driver_off(
         driver, engine, stack
     )
+    if not begin_here:
+        _refuse_autocommit(engine, connection)
     transaction = connection.begin()
     stack.callback(transaction.rollback)
     if begin_here and not driver.in_transaction:  # type: ignore[union-attr]
@@ -194,6 +196,27 @@ def _begin(engine: Engine, stack: ExitStack) -> Connection:
     guard.held = True
     stack.callback(setattr, guard, "held", False)
     return connection
+
+
+def _refuse_autocommit(engine: Engine, connection: Connection) -> None:
+    """Refuse a driver in autocommit mode (``isolation_level="AUTOCOMMIT"``):
+    ``begin()`` would start no transaction, and SAVEPOINT would fail."""
+    detect = getattr(engine.dialect, "detect_autocommit_setting", None)
+    try:  # recent SQLAlchemy releases only, and not every dialect has it
+        autocommit = detect is not None and detect(
+            connection.connection.dbapi_connection
+        )
+    except NotImplementedError:
+        return
+    if not autocommit:
+        return
+    msg = (
+        f"Engine {engine_label(engine)!r} connects in autocommit mode"
+        " (isolation_level='AUTOCOMMIT'), so no transaction can wrap an"
+        " interaction. Give the test app an engine without it, or choose"
+        " strategy='truncate'."
+    )
+    raise IsolationRequirementError(msg)
 
 
 def check_pool(engine: Engine) -> None:

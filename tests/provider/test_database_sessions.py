@@ -293,3 +293,27 @@ def test_isolate_database_leaves_sessions_made_before_alone(
     # Not handed out inside (it would have needed a second connection).
     assert before.scalars(sa.select(Item.name)).all() == ["fixture"]
     session.remove()
+
+
+def test_isolate_database_refuses_an_autocommit_engine(
+    states: PactStates, tmp_path: Path
+) -> None:
+    with make_backend("postgres", tmp_path) as backend:
+        engine = sa.create_engine(
+            backend.url, isolation_level="AUTOCOMMIT", **backend.options
+        )
+        session = plain_session(engine)
+        states.isolate_database(session)
+        register_item_state(states, session)
+        app = plain_app(states, session)
+        try:
+            answer = state(app.test_client(), "item a exists")
+            left = count_items(engine)
+        finally:
+            get_app_states(app).close()
+            engine.dispose()
+
+    assert answer.status_code == 422
+    assert answer.get_json()["exception"]["type"] == "IsolationRequirementError"
+    assert "autocommit mode" in answer.get_json()["message"]
+    assert left == 0  # the state never ran
