@@ -152,3 +152,103 @@ def test_plugin_undoes_a_mock_db_patch_a_test_left_running(
         "-p", "no:cacheprovider", "-p", "no:pact_states", "test_user.py"
     )
     without.assert_outcomes(passed=1, failed=1)
+
+
+#: A user's conftest for an app on Flask-SQLAlchemy with isolate_database.
+DATABASE_CONFTEST = """
+import pytest
+from flask import Flask, request
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from flask_pact_states import PactStates
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class Widget(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+
+
+@pytest.fixture
+def app():
+    states = PactStates()
+    states.isolate_database(db)
+
+    @states.register("no widgets")
+    def no_widgets():
+        pass
+
+    app = Flask("shop")
+    app.config.update(TESTING=True, SQLALCHEMY_DATABASE_URI="sqlite://")
+    db.init_app(app)
+    states.init_app(app)
+
+    @app.post("/widgets")
+    def add():
+        db.session.add(Widget(name=request.json["name"]))
+        db.session.commit()
+        return {"name": request.json["name"]}, 201
+
+    @app.get("/widgets")
+    def widgets():
+        return {"widgets": [w.name for w in db.session.scalars(db.select(Widget))]}
+
+    with app.app_context():
+        db.create_all()
+    return app
+"""
+
+
+def _leak_pact() -> dict[str, Any]:
+    """A: POST creates a widget; B: the list is expected empty."""
+    state = [{"name": "no widgets"}]
+    post = {"method": "POST", "path": "/widgets", "body": {"name": "kettle"}}
+    post["headers"] = {"Content-Type": "application/json"}
+    return {
+        "consumer": {"name": "Web"},
+        "provider": {"name": "Shop"},
+        "interactions": [
+            {
+                "description": "A: add a widget",
+                "providerStates": state,
+                "request": post,
+                "response": {"status": 201, "body": {"name": "kettle"}},
+            },
+            {
+                "description": "B: list the widgets",
+                "providerStates": state,
+                "request": {"method": "GET", "path": "/widgets"},
+                "response": {"status": 200, "body": {"widgets": []}},
+            },
+        ],
+        "metadata": {"pactSpecification": {"version": "3.0.0"}},
+    }
+
+
+def test_plugin_pact_verify_rolls_the_database_back_between_interactions(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PACT_DO_NOT_TRACK", "true")
+    pytester.makeconftest(DATABASE_CONFTEST)
+    (pytester.path / "leak.json").write_text(json.dumps(_leak_pact()), "utf-8")
+
+    result = _run(
+        pytester,
+        """
+        from pathlib import Path
+
+        def test_provider(pact_verify):
+            result = pact_verify(Path(__file__).parent / "leak.json")
+            assert result.passed, result.report()
+            assert result.report().splitlines()[-1] == "2 passed, 0 failed"
+        """,
+    )
+
+    result.assert_outcomes(passed=1)
