@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import weakref
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
-from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
-from sqlalchemy.pool import SingletonThreadPool
+from sqlalchemy.pool import Pool, SingletonThreadPool
 from sqlalchemy.util import ScopedRegistry
 
 from ..errors import IsolationRequirementError, SecondConnectionError
@@ -49,22 +47,23 @@ def engine_label(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-class _Guard:
-    """Refuses checkouts from an engine's pool while an interaction holds it.
+class _RefusingPool:
+    """Stands in for an engine's pool while an interaction holds the engine:
+    asked for a connection, it refuses.
 
-    Listens for the pool's ``checkout`` event for the engine's whole life (a
-    listener added and removed per interaction would cost more than the check).
+    Nothing is checked out, so nothing is checked back in: a pool resets (rolls
+    back) every connection returned to it, and a ``StaticPool`` shares its one
+    connection with the interaction's transaction. The interaction's own
+    connection goes back to the real pool, which it keeps a reference to.
     """
 
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.held = False
+    def __init__(self, pool: Pool, label: str) -> None:
+        self._pool = pool
+        self._label = label
 
-    def on_checkout(self, *args: Any) -> None:
-        if not self.held:
-            return
+    def connect(self) -> NoReturn:
         msg = (
-            f"Engine {self.label!r} was asked for a second connection while the"
+            f"Engine {self._label!r} was asked for a second connection while the"
             " interaction's transaction holds one (isolate_database strategy"
             " 'transaction'). That connection's work would escape the rollback,"
             " and on SQLite it would wait for the transaction's lock. Use the"
@@ -75,20 +74,8 @@ class _Guard:
         )
         raise SecondConnectionError(msg)
 
-
-_guards: weakref.WeakKeyDictionary[Engine, _Guard] = weakref.WeakKeyDictionary()
-_guards_lock = threading.Lock()
-
-
-def _guard(engine: Engine) -> _Guard:
-    with _guards_lock:
-        guard = _guards.get(engine)
-        if guard is None:
-            # The guard keeps no reference to the engine: it is the value of
-            # a weak-keyed dict, and would keep its key alive.
-            guard = _guards[engine] = _Guard(engine_label(engine))
-            event.listen(engine, "checkout", guard.on_checkout)
-    return guard
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
 
 
 class Router:
@@ -180,7 +167,6 @@ def hold_transactions(
 def _begin(engine: Engine, stack: ExitStack) -> Connection:
     """Check out the interaction's connection and begin its outer transaction
     (the caller has checked the pool: :func:`check_pool`)."""
-    guard = _guard(engine)
     connection = engine.connect()
     stack.callback(connection.close)
     driver = connection.connection.driver_connection
@@ -193,8 +179,9 @@ def _begin(engine: Engine, stack: ExitStack) -> Connection:
     stack.callback(transaction.rollback)
     if begin_here and not driver.in_transaction:  # type: ignore[union-attr]
         connection.exec_driver_sql("BEGIN")
-    guard.held = True
-    stack.callback(setattr, guard, "held", False)
+    pool = engine.pool
+    engine.pool = _RefusingPool(pool, engine_label(engine))  # type: ignore[assignment]
+    stack.callback(setattr, engine, "pool", pool)
     return connection
 
 

@@ -167,21 +167,26 @@ def test_isolate_database_keeps_a_request_rollback_to_its_savepoint(
     assert rows(orders) == FIXTURE_ONLY
 
 
-def test_isolate_database_refuses_a_second_connection(file_orders: Flask) -> None:
-    @file_orders.get("/raw")
+def test_isolate_database_refuses_a_second_connection(orders: Flask) -> None:
+    @orders.get("/raw")
     def raw() -> dict[str, int]:
         with db.engine.connect() as connection:
             return {"n": connection.scalar(sa.text("SELECT 1")) or 0}
 
-    client = file_orders.test_client()
-    state(client, "")
+    client = orders.test_client()
+    state(client, "customer Ann has 2 orders")
 
     with pytest.raises(SecondConnectionError, match="second connection") as caught:
         in_thread(lambda: client.get("/raw"))
-    state(client, "", "teardown")
+    # Refused before any checkout: the interaction's transaction is intact (a
+    # StaticPool's one connection would have been reset or closed).
+    listed = in_thread(lambda: client.get("/orders")).get_json()
+    state(client, "customer Ann has 2 orders", "teardown")
 
     assert isinstance(caught.value, RuntimeError)
     assert "strategy='truncate'" in str(caught.value)
+    assert listed == {"orders": ["item 0", "item 1"], "audit": 0}
+    assert rows(orders) == FIXTURE_ONLY
     assert in_thread(lambda: client.get("/raw")).get_json() == {"n": 1}  # released
 
 
