@@ -34,6 +34,8 @@ T = TypeVar("T")
 POOL_SIZE: Final = 4
 #: How long stopping the server waits for the request threads.
 _JOIN_TIMEOUT: Final = 1
+#: How long it waits for the loop (a poll lasts at most 1 s, waitress's default).
+_LOOP_JOIN_TIMEOUT: Final = 10
 
 
 @contextmanager
@@ -72,8 +74,15 @@ def _stop(server: TcpWSGIServer, thread: threading.Thread) -> None:
     # having nothing left to watch.
     socket_map = server._map  # type: ignore[attr-defined]
     trigger: Any = server.trigger  # a trigger object, not the stubs' int
-    trigger.pull_trigger(lambda: wasyncore.close_all(socket_map))
-    thread.join()
+    try:
+        trigger.pull_trigger(lambda: wasyncore.close_all(socket_map))
+    except OSError:
+        # The trigger's pipe is gone: its descriptor was closed early (seen in
+        # 2 of about 10 full test runs, by a cause not found). Close the rest
+        # from here: the loop, left with nothing to watch, ends within its
+        # poll timeout, and verify() returns its results instead of raising.
+        wasyncore.close_all(socket_map, ignore_all=True)
+    thread.join(_LOOP_JOIN_TIMEOUT)
     server.task_dispatcher.shutdown(cancel_pending=True, timeout=_JOIN_TIMEOUT)
 
 

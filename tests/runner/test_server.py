@@ -87,3 +87,22 @@ def test_serve_passes_the_request_through_unchanged() -> None:
         "query": {"a": "1", "b": "two"},
         "body": '{"x": 1}',
     }
+
+
+def test_serve_stops_even_when_its_trigger_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from waitress import trigger
+
+    app = Flask("no-trigger")
+    app.get("/ping")(lambda: "pong")
+
+    def dead_pipe(self: object) -> None:
+        raise OSError(9, "Bad file descriptor")
+
+    with serve(app) as base_url:
+        with urllib.request.urlopen(f"{base_url}/ping", timeout=5) as response:
+            assert response.read() == b"pong"
+        monkeypatch.setattr(trigger.trigger, "_physical_pull", dead_pipe)
+
+    assert not _server_threads()
