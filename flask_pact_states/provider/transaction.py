@@ -9,11 +9,14 @@ savepoint, the outer transaction stays open. A ``scoped_session`` hands out
 sessions from a registry of the interaction's own, so no session made for one
 interaction is used in the next. Whichever thread runs a state or the provider
 request, it reaches the same connection (one at a time: the verifier runs one
-interaction after another).
+interaction after another). Meanwhile a stand-in for the engine's pool refuses
+any other connection with :class:`~flask_pact_states.errors.SecondConnectionError`
+before anything is checked out.
 
-At the end, in reverse: the sessionmaker and registry are restored, every
-session of the interaction is closed (newest first, so inner savepoints go
-first), each transaction rolls back and its connection goes back to the pool.
+At the end, in reverse: the pool, the sessionmaker and the registry are
+restored, every session of the interaction is closed (newest first, so inner
+savepoints go first), each transaction rolls back and its connection goes back
+to the pool.
 
 pysqlite begins transactions on its own and only before DML, so SAVEPOINT
 would not nest in the outer transaction (SQLAlchemy's docs, "Transactions with
