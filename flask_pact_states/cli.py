@@ -13,6 +13,9 @@ undone first).
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, Final
 
@@ -314,10 +317,33 @@ def _write_files(
         if path is None:
             continue
         try:
-            path.write_text(text(), encoding="utf-8")
+            write_atomically(path, text())
         except OSError as error:
             msg = f"Cannot write {str(path)!r}: {error.strerror or error}."
             raise click.ClickException(msg) from None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all: a reader (a CI step
+    watching the file) never sees half of it.
+
+    :raises OSError: when the file cannot be written.
+    """
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.absolute().parent
+    )
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        # mkstemp makes it private; the file gets the mode a new file gets.
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 @click.group("pact-states", short_help="Inspect provider states: list, check.")

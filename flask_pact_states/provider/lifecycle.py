@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import traceback
 from collections import deque
 from collections.abc import (
     AsyncGenerator,
@@ -315,6 +316,23 @@ class Lifecycle:
             if self._async_runner is not None:
                 self._async_runner.close()
                 self._async_runner = None
+
+    def async_stacks(self) -> str:
+        """Where the async handlers' tasks are now (a hung one shows here:
+        its thread's stack shows only the event loop)."""
+        runner = self._async_runner
+        if runner is None:
+            return ""
+        try:
+            tasks = asyncio.all_tasks(runner.get_loop())
+        except RuntimeError:  # closed, or changing under us: nothing to show
+            return ""
+        stacks = []
+        for task in list(tasks):
+            frames = task.get_stack()
+            summary = traceback.StackSummary.extract((f, f.f_lineno) for f in frames)
+            stacks.append("".join(summary.format()).rstrip())
+        return "\n".join(stacks)
 
     def _enter(self, handler: Handler, arguments: Mapping[str, Any]) -> Any:
         result = handler.func(**arguments)

@@ -8,10 +8,14 @@ it in the journal and never lets an error escape as a 5xx: the verifier retries
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 from flask import Flask, current_app
@@ -86,6 +90,9 @@ class AppStates:
             lambda: hooks.before_each, lambda: hooks.after_each, lambda: hooks.resources
         )
         self._lock = SerialLock()
+        # The change being applied, its thread and start: says where a hung
+        # handler is when a wait for the lock gives up.
+        self._running: tuple[StateChange, int, float] | None = None
 
     def apply(self, changes: list[StateChange]) -> Answer:
         """Apply ``changes`` in order, one state change at a time per app.
@@ -104,12 +111,14 @@ class AppStates:
         try:
             values: dict[str, Any] = {}
             for change in changes:
+                self._running = (change, threading.get_ident(), time.monotonic())
                 answer = self._apply_one(change)
                 if answer.status >= 400:
                     return answer
                 values.update(answer.body)
             return Answer(200, values)
         finally:
+            self._running = None
             self._lock.release()
 
     def expect(self, schedule: Iterable[Sequence[str]] | None) -> None:
@@ -124,16 +133,20 @@ class AppStates:
             self.settings.lock_timeout, lambda: self.lifecycle.expect(schedule)
         )
 
-    def reset(self, *, wait: float | None = None) -> None:
+    def reset(self, *, wait: float | None = None) -> str | None:
         """Undo everything the current interaction set up, and forget the
         schedule of the run (see :meth:`expect`): the run is over.
 
         :param wait: seconds to wait for a state change still running. After
-            that (Ctrl-C while a handler hangs), what the interaction set up so
-            far is undone at once, and the handler's thread ends the
-            interaction when it returns, undoing what it set up meanwhile.
+            that (a handler that hangs), what the interaction set up so far
+            is undone at once, and the handler's thread ends the interaction
+            when it returns, undoing what it set up meanwhile.
+        :returns: when the wait gave up, which handler hangs and where
+            (:func:`describe_running`); else ``None``.
         """
-        self._under_lock(-1 if wait is None else wait, self._end_run, urgent=True)
+        if self._under_lock(-1 if wait is None else wait, self._end_run, urgent=True):
+            return None
+        return describe_running(self, self._running)
 
     def close(self) -> None:
         """Undo everything and release resources: the app is going away.
@@ -305,6 +318,44 @@ class AppStates:
                 **details,
             )
         )
+
+
+def _reraise_if_fatal(error: BaseException) -> None:
+    """Let Ctrl-C and exits through; answer everything else (``pytest.fail()``,
+    ``pytest.skip()``... raise BaseException subclasses too) with a 422."""
+    if isinstance(error, KeyboardInterrupt | SystemExit | GeneratorExit):
+        raise error
+
+
+def describe_running(
+    states: AppStates, running: tuple[StateChange, int, float] | None
+) -> str:
+    """Which state change hangs, in which handler, and where it is now."""
+    if running is None:
+        return "A state change held the lock past the wait; it has since ended."
+    change, thread, since = running
+    match = states.registry.resolve(change.state, change.consumer)
+    handler = f" in {match.handler.qualname}()" if match else ""
+    stack = _handler_stack(sys._current_frames().get(thread))
+    tasks = states.lifecycle.async_stacks()
+    return (
+        f"The {change.action} of state {change.state!r}{handler} was still running"
+        f" after {time.monotonic() - since:.1f} s: a handler that hangs holds up"
+        " every state change after it. Its patches were undone anyway. It was"
+        f" at:\n{stack.rstrip()}" + (f"\nIts async tasks:\n{tasks}" if tasks else "")
+    )
+
+
+def _handler_stack(frame: FrameType | None) -> str:
+    """The thread's stack from the handler down: the server's and this
+    package's frames above it say nothing about the hang."""
+    if frame is None:
+        return "  (it has ended since)\n"
+    summary = traceback.extract_stack(frame)
+    package = os.path.dirname(os.path.dirname(__file__)) + os.sep
+    ours = [i for i, f in enumerate(summary) if f.filename.startswith(package)]
+    start = ours[-1] + 1 if ours and ours[-1] + 1 < len(summary) else 0
+    return "".join(traceback.StackSummary.from_list(summary[start:]).format())
 
 
 def _reraise_if_fatal(error: BaseException) -> None:

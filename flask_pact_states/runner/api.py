@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ..errors import VerificationSetupError
 from ..provider.journal import StateChangeRecord
 from . import process
-from .execution import Target, app_states, execute_run, served_app
+from .execution import Target, app_states, end_run, execute_run, served_app
 from .options import AppFactory, Progress, VerifyOptions
 from .parallel import RunQueue, WorkerPool
 from .plan import VerificationPlan, VerifierRun, build_plan
@@ -160,9 +160,10 @@ def _execute_plan(
                 while (item := queue.take()) is not None:
                     index, run = item
                     states.expect(run.schedule)
-                    outcomes[index] = execute_run(
+                    outcome = execute_run(
                         run, plan, target, silencer, collector.start_run
                     )
+                    outcomes[index] = end_run(states, outcome)
                 return outcomes
 
             if pool is not None:
@@ -182,8 +183,9 @@ def _execute_plan(
             pool.stop()
         raise
     finally:
-        # A handler may hang after Ctrl-C or a failure: undo its patches anyway.
-        states.reset(wait=_ABORT_RESET_WAIT if aborted else None)
+        # A handler may hang: undo its patches anyway.
+        lock_timeout = states.settings.lock_timeout
+        states.reset(wait=_ABORT_RESET_WAIT if aborted else lock_timeout)
 
 
 class _Collector:

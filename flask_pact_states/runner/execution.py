@@ -11,10 +11,11 @@ against the app it serves (:func:`served_app`, described by a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 from ..errors import NotSetUpError, VerificationSetupError
@@ -25,6 +26,9 @@ from .broker import configure_broker
 from .plan import VerificationPlan, VerifierRun
 from .process import StdoutSilencer
 from .results import RunOutcome
+
+#: The verifier's colours, in the report text its results hold.
+_ANSI: Final = re.compile(r"\x1b\[[0-9;]*m")
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -92,18 +96,100 @@ def execute_run(
     with (
         silencer.silenced() if silencer else _nothing(),
         _PublishErrors.caught() if publishing else _nothing() as publish_errors,
-        # Raised for any failed interaction too; the results say which.
-        suppress(RuntimeError),
     ):
-        verifier.verify()
+        raised = _verify(verifier)
+    results, output, crashes = _read_back(verifier)
     return RunOutcome(
         run=run,
-        results=verifier.results,
-        # A str subclass holding FFI memory: copy it, so outcomes pickle.
-        output=str(verifier.output(strip_ansi=True)),
+        results=results,
+        output=output,
         records=records,
         publish_errors=tuple(publish_errors.messages) if publish_errors else (),
+        errors=_failed_to_run(run, results, output, raised, crashes),
     )
+
+
+def _verify(verifier: Verifier) -> str | None:
+    """Run the verifier; the text of the error it raised, if any.
+
+    pact-python raises the same ``RuntimeError`` for a verification that
+    failed and for one that could not run at all (a panic in the Rust core,
+    a pact it cannot load): :func:`_failed_to_run` tells them apart.
+    """
+    try:
+        verifier.verify()
+    except RuntimeError as error:
+        return str(error)
+    return None
+
+
+def _read_back(verifier: Verifier) -> tuple[Mapping[str, Any], str, list[str]]:
+    """The verifier's JSON results and report text, and what failed reading them.
+
+    Each may fail on odd input (a NUL in a description makes the Rust core
+    panic writing its report): what could be read is kept.
+    """
+    crashes = []
+    try:
+        results: Mapping[str, Any] = verifier.results
+    except (RuntimeError, ValueError) as error:
+        crashes.append(f"its results could not be read ({error})")
+        results = {}
+    # The report text is in the results too; the FFI's own copy of it is a
+    # C string, which a NUL in a description breaks.
+    lines = results.get("output")
+    if isinstance(lines, list):
+        output = _ANSI.sub("", "\n".join(str(line) for line in lines))
+        output = output + "\n" if output else ""
+    else:
+        output = ""
+    return results, output, crashes
+
+
+def _failed_to_run(
+    run: VerifierRun,
+    results: Mapping[str, Any],
+    output: str,
+    raised: str | None,
+    crashes: list[str],
+) -> tuple[str, ...]:
+    """Why the verifier did not verify the run, when it did not.
+
+    It raised, yet its results show no failure: it failed outright.
+    """
+    if crashes:
+        return tuple(
+            f"Verifying {run.label}: the verifier failed: {c}." for c in crashes
+        )
+    if raised is None or _reports_a_failure(results):
+        return ()
+    said = [line.strip() for line in output.splitlines() if line.strip()]
+    why = "; ".join(said[-5:]) or (
+        "it gave no reason (a panic in its Rust core prints one on stderr;"
+        " check the pact for values of the wrong type, such as a status that"
+        " is a string)"
+    )
+    return (f"Verifying {run.label}: the verifier failed to run: {why}",)
+
+
+def _reports_a_failure(results: Mapping[str, Any]) -> bool:
+    entries = results.get("interactionResults")
+    failed = isinstance(entries, list) and any(
+        isinstance(e, dict) and e.get("result") != "OK" for e in entries
+    )
+    return failed or bool(results.get("errors")) or results.get("result") is False
+
+
+def end_run(states: AppStates, outcome: RunOutcome) -> RunOutcome:
+    """Undo the run's last interaction; a handler still running (hung) fails
+    the run, named with where it hangs. Never waits longer than
+    ``PACT_STATES_LOCK_TIMEOUT``.
+    """
+    hung = states.reset(wait=states.settings.lock_timeout)
+    if hung is None:
+        return outcome
+    error = f"Verifying {outcome.run.label}: {hung}"
+    return replace(outcome, errors=(*outcome.errors, error))
 
 
 class _PublishErrors(logging.Handler):

@@ -67,6 +67,8 @@ class PactFile:
     interactions: tuple[PactInteraction, ...]
     #: The parsed JSON document, for writing a filtered copy.
     document: Mapping[str, Any] = field(repr=False, compare=False)
+    #: The Pact plugins it needs (``metadata.plugins``), by name.
+    plugins: tuple[str, ...] = ()
 
     @property
     def http_interactions(self) -> tuple[PactInteraction, ...]:
@@ -232,6 +234,7 @@ def parse_pact(document: Any, path: Path) -> PactFile:
         specification=_specification(metadata),
         interactions=interactions,
         document=document,
+        plugins=_plugins(metadata),
     )
 
 
@@ -294,6 +297,16 @@ def _specification(metadata: Any) -> str | None:
         if isinstance(value, str):
             return value
     return None
+
+
+def _plugins(metadata: Any) -> tuple[str, ...]:
+    plugins = metadata.get("plugins") if isinstance(metadata, dict) else None
+    if not isinstance(plugins, list):
+        return ()
+    return tuple(
+        str(plugin.get("name", "?")) if isinstance(plugin, dict) else str(plugin)
+        for plugin in plugins
+    )
 
 
 def group_by_consumer(pacts: Iterable[PactFile]) -> dict[str, list[PactFile]]:

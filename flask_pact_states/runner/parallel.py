@@ -248,7 +248,7 @@ def _serve_worker_app(factory: AppFactory, direct_state_calls: bool) -> None:
 
 
 def _execute(run: VerifierRun, plan: VerificationPlan) -> RunOutcome:
-    from .execution import execute_run
+    from .execution import end_run, execute_run
 
     records: list[StateChangeRecord] = _worker["records"]
     target: Target = _worker["target"]
@@ -259,6 +259,6 @@ def _execute(run: VerifierRun, plan: VerificationPlan) -> RunOutcome:
 
     _worker["states"].expect(run.schedule)
     outcome = execute_run(run, plan, target, on_start=fresh)
-    # Undo the last interaction's states, as one process does between runs.
-    _worker["states"].reset()
+    # Undo the last interaction's states, as this process does between runs.
+    outcome = end_run(_worker["states"], outcome)
     return replace(outcome, records=list(records))

@@ -8,7 +8,9 @@ here:
 - the trust store variables (:func:`minimal_trust_store`), when no source
   needs TLS;
 - the garbage collector's frozen generation (:func:`existing_objects_frozen`);
-- file descriptor 1, while the verifier runs (:class:`StdoutSilencer`).
+- file descriptor 1, while the verifier runs (:class:`StdoutSilencer`);
+- :func:`os._exit`, whose status 0 becomes 1 (:func:`exit_status_guarded`):
+  a handler ending the process must not end it with "verified".
 
 Each is counted, so that nested and concurrent verifications share one
 setting and the last one out restores the process as it was.
@@ -70,7 +72,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
-from typing import Final
+from typing import Final, NoReturn
 
 
 @contextmanager
@@ -81,6 +83,7 @@ def verification_environment(*, trust_store_minimal: bool) -> Iterator[None]:
         do_not_track(),
         minimal_trust_store(trust_store_minimal),
         existing_objects_frozen(),
+        exit_status_guarded(),
     ):
         yield
 
@@ -182,6 +185,48 @@ def existing_objects_frozen() -> Iterator[None]:
         # Back in the oldest generation: what became garbage meanwhile is
         # collected as usual from here on.
         gc.unfreeze()
+
+
+_real_exit: Final = os._exit
+_exit_guard_lock = threading.Lock()
+_exit_guard_depth = 0
+#: What a guarded ``os._exit(0)`` exits with instead.
+GUARDED_EXIT_STATUS: Final = 1
+
+
+def _guarded_exit(status: int) -> NoReturn:
+    """``os._exit`` during a verification: never with 0, which says "verified"."""
+    if status == 0:
+        with suppress(OSError):
+            os.write(
+                2,
+                b"flask-pact-states: os._exit(0) was called during a verification"
+                b" (by a state handler or the app?), before any report: exiting"
+                b" with status 1, as nothing was verified.\n",
+            )
+        status = GUARDED_EXIT_STATUS
+    _real_exit(status)
+
+
+@contextmanager
+def exit_status_guarded() -> Iterator[None]:
+    """Meanwhile, ``os._exit(0)`` exits with status 1 instead.
+
+    A handler or view that ends the process mid-run would otherwise end it
+    with 0, and a CI job would read "verified" with no report. Nested and
+    concurrent users share it; the last one out restores ``os._exit``.
+    """
+    global _exit_guard_depth
+    with _exit_guard_lock:
+        _exit_guard_depth += 1
+        os._exit = _guarded_exit
+    try:
+        yield
+    finally:
+        with _exit_guard_lock:
+            _exit_guard_depth -= 1
+            if not _exit_guard_depth:
+                os._exit = _real_exit
 
 
 class StdoutSilencer:

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 _MARKS: Final = {"passed": "PASS", "failed": "FAIL", "pending": "PEND"}
 _INDENT: Final = "   "
 _DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s|m)\b")
+#: Characters XML 1.0 cannot hold, even escaped.
+_NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _SECONDS: Final = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 
@@ -131,6 +133,8 @@ def render_junit(result: VerificationResult) -> str:
         error.text = "\n".join(result.errors)
     for suite in [root, *root]:
         _count(suite)
+    for element in root.iter():
+        _xml_safe(element)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -153,6 +157,20 @@ def _testcase(suite: ET.Element, provider: str, interaction: InteractionResult) 
     kind = "state" if interaction.state_failure else "mismatch"
     failure = ET.SubElement(case, "failure", message=message, type=kind)
     failure.text = reason
+
+
+def _xml_safe(element: ET.Element) -> None:
+    """Escape what XML 1.0 cannot hold (control characters, lone surrogates):
+    ElementTree would write them as they are, making the file invalid."""
+    if element.text:
+        element.text = xml_text(element.text)
+    for name, value in element.attrib.items():
+        element.set(name, xml_text(value))
+
+
+def xml_text(text: str) -> str:
+    """``text`` with each character XML 1.0 forbids as a visible escape."""
+    return _NOT_XML.sub(lambda m: ascii(m.group())[1:-1], text)
 
 
 def _count(suite: ET.Element) -> None:

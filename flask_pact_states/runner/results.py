@@ -13,6 +13,7 @@ next group with the interaction's states is taken instead.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -32,6 +33,8 @@ _MISMATCH_PLACES: Final = {
     "BodyTypeMismatch": "body",
     "MetadataMismatch": "metadata",
 }
+#: At most this many unverified interactions are named in an error.
+_NAMED: Final = 5
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,9 @@ class RunOutcome:
     records: Sequence[StateChangeRecord]
     #: Why publishing results to the broker failed; the verifier only logs it.
     publish_errors: tuple[str, ...] = ()
+    #: Why the run did not verify what it should have (the verifier failed
+    #: to run, a handler hung past the run), each naming the run.
+    errors: tuple[str, ...] = ()
 
 
 def build_result(
@@ -220,6 +226,8 @@ def build_result(
             result.interactions.append(interaction)
             uses += _observed_uses(group, interaction.description)
         result.errors += _run_errors(outcome)
+        result.errors += outcome.errors
+        result.errors += _unverified(outcome)
         result.notes += [n for n in _notices(outcome) if n not in result.notes]
         result.output += outcome.output
         result.raw.append(outcome.results)
@@ -375,6 +383,33 @@ def _run_errors(outcome: RunOutcome) -> list[str]:
         details = details or ["the verifier reported a failure without detail"]
     details += [f"publishing results failed: {e}" for e in outcome.publish_errors]
     return [f"Verifying {outcome.run.label}: {detail}" for detail in details]
+
+
+def _unverified(outcome: RunOutcome) -> list[str]:
+    """The planned interactions the verifier did not verify, as an error.
+
+    A green run must mean every planned interaction was verified: a pact the
+    verifier could not load (one that needs a plugin, say) may otherwise end
+    as "passed" with nothing verified.
+    """
+    run, entries = outcome.run, _interaction_results(outcome)
+    if run.expected is None or len(entries) == run.expected:
+        return []
+    left = Counter(str(entry.get("description", "")) for entry in entries)
+    missing = []
+    for description in run.planned:
+        if left[description] > 0:
+            left[description] -= 1
+        else:
+            missing.append(description)
+    named = ", ".join(map(repr, missing[:_NAMED]))
+    more = f" and {len(missing) - _NAMED} more" if len(missing) > _NAMED else ""
+    which = f": {named}{more}" if missing else ""
+    return [
+        f"Verifying {run.label}: the verifier verified {len(entries)} of the"
+        f" {run.expected} planned interaction(s){which}. The run fails: an"
+        " interaction that was not verified cannot pass."
+    ]
 
 
 def _notices(outcome: RunOutcome) -> list[str]:
