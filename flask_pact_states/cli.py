@@ -327,8 +327,15 @@ def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` whole or not at all: a reader (a CI step
     watching the file) never sees half of it.
 
+    A path that is not a regular file (``/dev/stdout``, a FIFO) is written
+    in place: replacing it would replace the device.
+
     :raises OSError: when the file cannot be written.
     """
+    if path.exists() and not path.is_file():
+        path.write_text(text, encoding="utf-8")
+        return
+    path = Path(os.path.realpath(path))  # a link stays a link to the new file
     handle, temporary = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=".tmp", dir=path.absolute().parent
     )

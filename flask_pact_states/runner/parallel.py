@@ -15,17 +15,21 @@ single process would build.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import functools
 import gc
 import multiprocessing
 import os
+import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import PactStatesError, VerificationSetupError, WorkerDiedError
 from ..provider.journal import StateChangeRecord
@@ -39,6 +43,13 @@ if TYPE_CHECKING:
 
     from .execution import Target
     from .plan import VerificationPlan, VerifierRun
+
+#: prctl(2): the signal a process gets when its parent thread ends.
+_PR_SET_PDEATHSIG: Final = 1
+#: A worker's exit status when its parent died.
+_ORPHAN_EXIT: Final = 3
+#: How long stopping the pool waits for its feeder thread.
+_FEEDER_JOIN_TIMEOUT: Final = 5.0
 
 #: The worker process's served app: target, and the list records go to.
 _worker: dict[str, Any] = {}
@@ -101,7 +112,13 @@ class WorkerPool:
             size,
             mp_context=context,
             initializer=_start_worker,
-            initargs=(factory, direct_state_calls, self._started, self._failed),
+            initargs=(
+                factory,
+                direct_state_calls,
+                self._started,
+                self._failed,
+                os.getpid(),
+            ),
         )
         # At most one run per worker taken from the queue and not finished:
         # the next is taken when one finishes, so that the queue stays
@@ -112,6 +129,11 @@ class WorkerPool:
         self._queue: RunQueue | None = None
         # A run taken from the queue that no worker got: the pool broke.
         self._lost_run = False
+        # The feeder spawns the workers (the executor spawns them in submit),
+        # and on Linux a worker dies when the thread that spawned it ends
+        # (PR_SET_PDEATHSIG): it waits for this, set once they are gone.
+        self._fed = threading.Event()
+        self._workers_gone = threading.Event()
 
     def take_from(self, queue: RunQueue, plan: VerificationPlan) -> None:
         """Start feeding the workers runs from ``queue``, in a thread."""
@@ -132,7 +154,7 @@ class WorkerPool:
         :raises WorkerDiedError: when a worker process ends during the run.
         """
         if self._feeder is not None:
-            self._feeder.join()
+            self._fed.wait()
         outcomes: dict[int, RunOutcome] = {}
         try:
             for future, index in self._futures.items():
@@ -147,6 +169,7 @@ class WorkerPool:
             self.stop()
             raise self._broken()
         self._pool.shutdown()
+        self._release_feeder()
         return outcomes
 
     def stop(self) -> None:
@@ -163,8 +186,22 @@ class WorkerPool:
             process.terminate()
         for process in processes:
             process.join()
+        self._release_feeder()
+
+    def _release_feeder(self) -> None:
+        self._workers_gone.set()
+        if self._feeder is not None and self._feeder is not threading.current_thread():
+            self._feeder.join(timeout=_FEEDER_JOIN_TIMEOUT)
 
     def _feed(self, queue: RunQueue, plan: VerificationPlan) -> None:
+        try:
+            self._feed_runs(queue, plan)
+        finally:
+            self._fed.set()
+            # Outlive the workers this thread spawned (see __init__).
+            self._workers_gone.wait()
+
+    def _feed_runs(self, queue: RunQueue, plan: VerificationPlan) -> None:
         while True:
             self._slots.acquire()
             item = queue.take()
@@ -208,15 +245,56 @@ class WorkerPool:
 
 
 def _start_worker(
-    factory: AppFactory, direct_state_calls: bool, started: Event, failed: Event
+    factory: AppFactory,
+    direct_state_calls: bool,
+    started: Event,
+    failed: Event,
+    parent_pid: int,
 ) -> None:
     """Build and serve this worker's app until the process ends."""
+    die_with_parent(parent_pid)
     try:
         _serve_worker_app(factory, direct_state_calls)
     except BaseException:
         failed.set()
         raise
     started.set()
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """End this process when its parent ends, however it ends (SIGKILL too).
+
+    An orphaned worker would keep serving the app and its state endpoint on
+    127.0.0.1. On Linux the kernel kills it (``PR_SET_PDEATHSIG``, sent when
+    the thread that spawned it ends: the pool's feeder outlives the
+    workers). Everywhere, a watchdog thread waits on the pipe
+    :mod:`multiprocessing` keeps open to the parent, which closes when the
+    parent dies, and checks the parent's pid once a second.
+    """
+    if sys.platform == "linux":
+        with suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # it died before the line above
+        os._exit(_ORPHAN_EXIT)
+    parent = multiprocessing.parent_process()
+    sentinel = parent.sentinel if parent is not None else None
+    watchdog = threading.Thread(
+        target=_watch_parent, args=(parent_pid, sentinel), daemon=True
+    )
+    watchdog.start()
+
+
+def _watch_parent(parent_pid: int, sentinel: int | None) -> None:
+    from multiprocessing.connection import wait
+
+    while True:
+        if sentinel is not None and wait([sentinel], timeout=1.0):
+            os._exit(_ORPHAN_EXIT)  # the pipe closed: the parent is gone
+        if sentinel is None:
+            time.sleep(1.0)
+        if os.getppid() != parent_pid:
+            os._exit(_ORPHAN_EXIT)
 
 
 def _serve_worker_app(factory: AppFactory, direct_state_calls: bool) -> None:

@@ -1,0 +1,139 @@
+"""Process-level guarantees of ``flask pact-verify``, with real subprocesses:
+exit codes that never say "verified" falsely, workers that die with their
+parent, and a report that stays the runner's own (issue 15, items 2 and 5,
+and the interrupt notes)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from verify_helpers import hand_pact, http_interaction
+
+APP_MODULE = '''
+    """A provider app whose handlers misbehave at the process level."""
+    from __future__ import annotations
+
+    import os
+    import sys
+    import threading
+    from pathlib import Path
+
+    from flask import Flask
+
+    from flask_pact_states import PactStates, mock_db
+
+    DB = {"real": True}
+    states = PactStates()
+    _never = threading.Event()
+
+
+    @states.register("the process ends")
+    def process_ends() -> None:
+        os._exit(0)
+
+
+    @states.register("a stuck database")
+    def stuck() -> None:
+        mock_db("hostile_app.DB", {"fake": True})
+        with Path("pids").open("a") as pids:
+            pids.write(f"{os.getpid()} ")
+        print("handler started", file=sys.stderr, flush=True)
+        _never.wait()
+
+
+    def create_app() -> Flask:
+        app = Flask(__name__)
+        app.testing = True
+        app.config["PACT_STATES_LOCK_TIMEOUT"] = 0.5
+        states.init_app(app)
+
+        @app.get("/ping")
+        def ping() -> dict[str, bool]:
+            return {"pong": True}
+
+        return app
+'''
+
+
+def _flask(directory: Path, *arguments: str) -> subprocess.Popen[str]:
+    (directory / "hostile_app.py").write_text(
+        textwrap.dedent(APP_MODULE), encoding="utf-8"
+    )
+    env = {**os.environ, "PACT_DO_NOT_TRACK": "true"}
+    env.pop("PACT_BROKER_BASE_URL", None)
+    command = [sys.executable, "-m", "flask", "--app", "hostile_app:create_app"]
+    return subprocess.Popen(
+        [*command, *arguments],
+        cwd=directory,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie nobody reaped has ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_cli_handler_calling_os_exit_0_does_not_exit_0(tmp_path: Path) -> None:
+    interactions = [
+        http_interaction("ping"),
+        http_interaction("the end", states=["the process ends"]),
+    ]
+    pact = hand_pact(tmp_path / "web.json", interactions)
+
+    with _flask(tmp_path, "pact-verify", str(pact)) as process:
+        out, err = process.communicate(timeout=60)
+
+    assert process.returncode == 1, (out, err)
+    assert "os._exit(0) was called during a verification" in err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_cli_jobs_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
+    """SIGKILL leaves the parent no chance to stop its workers: they must
+    end by themselves, not keep serving the app on 127.0.0.1."""
+    interactions = [
+        http_interaction(f"stuck {n}", states=["a stuck database"]) for n in range(2)
+    ]
+    pact = hand_pact(tmp_path / "web.json", interactions)
+    pids = tmp_path / "pids"
+    arguments = ("pact-verify", str(pact), "--jobs", "2", "--chunk-size", "1")
+
+    with _flask(tmp_path, *arguments) as process:
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                seen = set(pids.read_text().split()) if pids.exists() else set()
+                workers = {int(pid) for pid in seen} - {process.pid}
+                if workers:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("no worker ran a handler within 60 s")
+            process.kill()
+            process.wait(timeout=10)
+        finally:
+            process.kill()
+        [worker] = workers
+        deadline = time.monotonic() + 10
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        alive = _alive(worker)
+        if alive:
+            os.kill(worker, signal.SIGKILL)
+
+    assert not alive, "the worker outlived its killed parent"
