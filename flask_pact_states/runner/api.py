@@ -163,6 +163,7 @@ def _execute_plan(
                     outcome = execute_run(
                         run, plan, target, silencer, collector.start_run
                     )
+                    collector.run_done(run, here=True)
                     outcomes[index] = end_run(states, outcome)
                 return outcomes
 
@@ -197,23 +198,32 @@ class _Collector:
         self._records: list[StateChangeRecord] = []
         self._last: int | None = None
         self._started = 0
+        # Interactions counted in the current run of this process.
+        self._counted = 0
         # Server threads here and a pool thread for the workers both count.
         self._lock = threading.Lock()
 
     def start_run(self) -> list[StateChangeRecord]:
         self._records = []
+        self._counted = 0
         return self._records
 
-    def run_done(self, run: VerifierRun) -> None:
-        """A worker process finished ``run``: count its interactions."""
-        self._count(run.expected or 0)
+    def run_done(self, run: VerifierRun, *, here: bool = False) -> None:
+        """``run`` finished (here, or in a worker): count what it did not yet."""
+        self._count(max(0, (run.expected or 0) - (self._counted if here else 0)))
 
     def add(self, record: StateChangeRecord) -> None:
         self._records.append(record)
-        if record.action != "setup" or record.interaction == self._last:
+        # A refused call (number 0) is part of an interaction the verifier
+        # tried, never one of its own: run_done() counts those.
+        if (
+            record.action != "setup"
+            or not record.interaction
+            or record.interaction == self._last
+        ):
             return
-        if record.interaction:
-            self._last = record.interaction
+        self._last = record.interaction
+        self._counted += 1
         self._count(1)
 
     def _count(self, interactions: int) -> None:

@@ -54,6 +54,8 @@ class StateFailure:
     exception_type: str | None = None
     message: str | None = None
     traceback: str | None = None
+    #: The status the endpoint answered.
+    status: int | None = None
 
     @property
     def stub(self) -> str | None:
@@ -73,7 +75,11 @@ class StateFailure:
         if self.exception_type:
             handler = f" in {self.handler}()" if self.handler else ""
             return f"{where} failed{handler}: {self.exception_type}: {self.message}"
-        return f"{where} was refused: {self.message}"
+        if self.outcome == "rejected" and not self.state:
+            # Refused before its body was read: the state is not known.
+            where = f"A {self.action} call to the state endpoint"
+        status = f" with {self.status}" if self.status else ""
+        return f"{where} was refused{status}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -293,24 +299,50 @@ def group_records(outcome: RunOutcome) -> list[list[StateChangeRecord]]:
 def pair_records(
     entries: Sequence[Mapping[str, Any]], groups: Sequence[list[StateChangeRecord]]
 ) -> list[tuple[Mapping[str, Any], list[StateChangeRecord] | None]]:
-    """Pair each verifier interaction result with its journal group, or None."""
+    """Pair each verifier interaction result with its journal group, or None.
+
+    A group that starts with a call refused before its body was read (401,
+    403, 413...: its state is not known) is the next interaction's, with the
+    refused calls after it, one per further state of that interaction.
+    """
     pairs: list[tuple[Mapping[str, Any], list[StateChangeRecord] | None]] = []
     position = 0
     for entry in entries:
         states = [str(s) for s in entry.get("providerStates") or []] or [""]
-        found = None
-        for index in range(position, len(groups)):
-            setups = [r.state for r in groups[index] if r.action == "setup"]
-            first_fits = index == position and setups[:1] == states[:1]
-            if first_fits or (setups and setups == states[: len(setups)]):
-                found = index
-                break
+        found = _find_group(groups, position, states)
         if found is None:
             pairs.append((entry, None))
             continue
-        pairs.append((entry, groups[found]))
-        position = found + 1
+        group, position = list(groups[found]), found + 1
+        if _refused_unread(group):
+            # The verifier still sends the other setups: refused alike.
+            others = len(states) - 1
+            while (
+                others and position < len(groups) and _refused_unread(groups[position])
+            ):
+                group += groups[position]
+                position, others = position + 1, others - 1
+        pairs.append((entry, group))
     return pairs
+
+
+def _find_group(
+    groups: Sequence[list[StateChangeRecord]], position: int, states: list[str]
+) -> int | None:
+    for index in range(position, len(groups)):
+        setups = [r.state for r in groups[index] if r.action == "setup"]
+        first_fits = index == position and (
+            setups[:1] == states[:1] or _refused_unread(groups[index])
+        )
+        if first_fits or (setups and setups == states[: len(setups)]):
+            return index
+    return None
+
+
+def _refused_unread(group: Sequence[StateChangeRecord]) -> bool:
+    """Whether the group is a call refused before its state was read."""
+    first = group[0]
+    return first.outcome == "rejected" and not first.state and not first.interaction
 
 
 def _interaction(
@@ -341,6 +373,7 @@ def _state_failure(record: StateChangeRecord) -> StateFailure:
         exception_type=record.error_type,
         message=record.error_message,
         traceback=record.traceback,
+        status=record.status,
     )
 
 
