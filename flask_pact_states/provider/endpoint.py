@@ -86,21 +86,31 @@ class DirectStateCalls:
     :data:`~flask.current_app` and :data:`~flask.g`, not
     :data:`~flask.request`. The checks and the answers are the endpoint's.
 
+    The token header (``PACT_STATES_TOKEN``), which the verifier sends with
+    every request, is taken off the app's own requests: only state calls
+    may carry it.
+
+    :param direct: ``False`` sends state calls through the app too.
+
     .. versionadded:: 0.1
     """
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, *, direct: bool = True) -> None:
         """:raises NotSetUpError: when PactStates is not set up on ``app``."""
         self._app = app
         self._states = get_app_states(app)
+        self._direct = direct
         path = self._states.settings.url.rstrip("/")
         self._paths = frozenset({path or "/", path + "/"})
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
+        wsgi_app: WSGIApplication = self._app
         if environ.get("PATH_INFO") not in self._paths:
-            wsgi_app: WSGIApplication = self._app
+            environ.pop(_TOKEN_ENVIRON_KEY, None)
+            return wsgi_app(environ, start_response)
+        if not self._direct:
             return wsgi_app(environ, start_response)
         with self._app.app_context():
             answer = answer_state_change(self._states, Request(environ))

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -87,7 +89,10 @@ def verify(
     states = app_states(app)
     options = _options(sources, options, choices).for_app(app.config)
     direct = bool(options.direct_state_calls)
-    with tempfile.TemporaryDirectory(prefix="pact-verify-") as workdir:
+    with (
+        _only_run(app, states),
+        tempfile.TemporaryDirectory(prefix="pact-verify-") as workdir,
+    ):
         plan = build_plan(options, provider=options.provider, workdir=Path(workdir))
         helpers = _Helpers(
             options.app_factory, min(options.processes, len(plan.runs)) - 1, direct
@@ -98,6 +103,34 @@ def verify(
                 served_app(app, direct_state_calls=direct), states, plan, helpers
             )
     return build_result(plan, outcomes, states.registry)
+
+
+#: The apps a verify() call is running on now.
+_running: weakref.WeakSet[AppStates] = weakref.WeakSet()
+_running_lock = threading.Lock()
+
+
+@contextmanager
+def _only_run(app: Flask, states: AppStates) -> Iterator[None]:
+    """Refuse a second verify() on one app while the first runs: both would
+    send state changes to the same lifecycle, and fail each other's runs.
+
+    :raises VerificationSetupError: when one is running already.
+    """
+    with _running_lock:
+        if states in _running:
+            msg = (
+                f"verify() is already running on the app {app.name!r} (in another"
+                " thread): two runs on one app undo each other's states. Wait"
+                " for it, or build a second app from the factory."
+            )
+            raise VerificationSetupError(msg)
+        _running.add(states)
+    try:
+        yield
+    finally:
+        with _running_lock:
+            _running.discard(states)
 
 
 def _options(

@@ -39,8 +39,9 @@ if TYPE_CHECKING:
 
 
 def served_app(app: Flask, *, direct_state_calls: bool) -> WSGIApplication:
-    """What the runner serves: ``app``, behind the direct door for state calls."""
-    return DirectStateCalls(app) if direct_state_calls else app
+    """What the runner serves: ``app``, behind the door that answers state
+    calls directly (unless told not to) and keeps the token off the rest."""
+    return DirectStateCalls(app, direct=direct_state_calls)
 
 
 def app_states(app: Flask) -> AppStates:

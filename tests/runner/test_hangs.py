@@ -32,7 +32,7 @@ def test_verify_ends_and_names_a_hung_handler(
     else:
 
         @states.register("a stuck database")
-        async def stuck_database() -> None:
+        async def stuck_database() -> None:  # type: ignore[misc]
             mock_db("verify_helpers.USERS", {})
             while not release.is_set():
                 await asyncio.sleep(0.01)

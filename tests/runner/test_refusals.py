@@ -74,7 +74,7 @@ def test_verify_attributes_refusals_to_each_interaction(
     ]
     pact = hand_pact(tmp_path / "web.json", interactions)
     app = make_app(states, PACT_STATES_TOKEN="s3cret")
-    app.wsgi_app = _rewriting(app.wsgi_app, change)  # type: ignore[method-assign]
+    app.wsgi_app = _rewriting(app.wsgi_app, change)  # type: ignore[method-assign, assignment]
     progress: list[tuple[int, int | None]] = []
 
     result = verify(
