@@ -78,6 +78,14 @@ class MockTargetError(PactStatesError, LookupError):
     """
 
 
+class PatchScopeError(PactStatesError, RuntimeError):
+    """A patch was made from a thread a state handler started, after the
+    interaction it belongs to ended.
+
+    .. versionadded:: 0.1
+    """
+
+
 class PactSourceError(PactStatesError, ValueError):
     """A pact source is missing, unreadable or not a valid pact.
 

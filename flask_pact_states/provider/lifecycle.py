@@ -41,23 +41,10 @@ from typing import Any, cast
 
 from ..errors import HandlerReturnError
 from .registry import Handler, HandlerKind, StateMatch, bind_arguments
+from .scopes import current_scope, run_in_scope
 
 #: Held by each interaction from its beginning to its end (see :class:`Lifecycle`).
 Resource = Callable[[], AbstractContextManager[Any]]
-
-#: The undo stack that patches made right now belong to (None outside a state).
-_current_scope: contextvars.ContextVar[ExitStack | None] = contextvars.ContextVar(
-    "flask_pact_states_scope", default=None
-)
-
-
-def current_scope() -> ExitStack | None:
-    """The undo stack of the state (or hook) running now, else ``None``.
-
-    :func:`~flask_pact_states.mock_db` registers its patches here so that they
-    are undone with the state that made them.
-    """
-    return _current_scope.get()
 
 
 @dataclass
@@ -90,6 +77,8 @@ class Interaction:
     planned: tuple[str, ...] | None = None
     #: Setup calls it has had so far.
     setups: int = 0
+    #: Set as it ends: a patch from a thread it started is refused then.
+    ended: bool = False
 
 
 class Lifecycle:
@@ -196,7 +185,9 @@ class Lifecycle:
                 for resource in resources:
                     interaction.stack.enter_context(resource())
                 if before_each:
-                    self._in_scope(interaction.stack, self._run_hooks, before_each)
+                    run_in_scope(
+                        interaction.stack, interaction, self._run_hooks, before_each
+                    )
             except BaseException:
                 self._fail(interaction)
                 raise
@@ -224,7 +215,9 @@ class Lifecycle:
             return {}
         try:
             arguments = bind_arguments(match, params, state=state, consumer=consumer)
-            value = self._in_scope(active.stack, self._enter, match.handler, arguments)
+            value = run_in_scope(
+                active.stack, interaction, self._enter, match.handler, arguments
+            )
             return _check_result(match.handler, value)
         except BaseException:
             self._fail(interaction)
@@ -268,6 +261,7 @@ class Lifecycle:
         interaction, self._interaction = self._interaction, None
         self._leftovers.clear()
         if interaction is not None:
+            interaction.ended = True  # before the undo: see scopes.thread_scope
             _undo(interaction)
 
     def undo_so_far(self) -> None:
@@ -341,7 +335,7 @@ class Lifecycle:
         if handler.kind is HandlerKind.COROUTINE:
             return self._run_async(result)
         scope = current_scope()
-        assert scope is not None  # _enter always runs inside _in_scope
+        assert scope is not None  # _enter always runs inside run_in_scope
         if handler.kind is HandlerKind.GENERATOR:
             return _enter_generator(handler, result, scope)
         return self._enter_async_generator(handler, result, scope)
@@ -380,14 +374,6 @@ class Lifecycle:
             result = hook()
             if asyncio.iscoroutine(result):
                 self._run_async(result)
-
-    @staticmethod
-    def _in_scope(scope: ExitStack, func: Callable[..., Any], *args: Any) -> Any:
-        token = _current_scope.set(scope)
-        try:
-            return func(*args)
-        finally:
-            _current_scope.reset(token)
 
 
 def _undo(interaction: Interaction) -> None:

@@ -21,7 +21,7 @@ from unittest import mock
 from flask import current_app
 
 from ..errors import MockTargetError
-from .lifecycle import current_scope
+from .scopes import current_scope, ended_error, thread_scope
 
 #: ``"package.module.NAME"``, ``"package.module:NAME"`` or ``(owner, "NAME")``.
 Target = str | tuple[object, str]
@@ -149,7 +149,8 @@ def active_patch_count() -> int:
 def _install(owner: object, attribute: str, replacement: Any) -> Any:
     # Inside a state the state undoes the patch, and the app's own `with` on
     # the replacement (`with conn:`) must keep the mock's behaviour.
-    wire_with = current_scope() is None and _supports_with(replacement)
+    in_state = current_scope() is not None or thread_scope() is not None
+    wire_with = not in_state and _supports_with(replacement)
     patcher = mock.patch.object(owner, attribute, replacement)
     stop = _start(patcher)
     if wire_with:
@@ -194,10 +195,15 @@ def _start(patcher: Any) -> Callable[[], None]:
 
     :returns: a function that undoes the patch now (later undo is a no-op).
     """
-    scope = current_scope() or _unscoped
+    owner = None if current_scope() is not None else thread_scope()
+    scope = current_scope() or (owner.stack if owner else _unscoped)
     stack = ExitStack()
     stack.enter_context(_counted(patcher))
     scope.push(stack)
+    if owner is not None and owner.ended:
+        # It ended while this patch went in (it is ended before its undo).
+        stack.close()
+        raise ended_error(owner)
     return stack.close
 
 
