@@ -18,6 +18,7 @@ from typing import Any, Final, NoReturn
 
 from ..errors import PactSourceError
 from ..provider.registry import Handler, StateRegistry, handler_stub
+from .files import read_pact_text
 
 #: The one interaction type an HTTP provider can verify.
 HTTP_INTERACTION: Final = "Synchronous/HTTP"
@@ -157,6 +158,7 @@ def load_pacts(*sources: str | Path) -> list[PactFile]:
     for source in sources:
         path = _local_path(source)
         if path.is_dir():
+            # Every *.json: one that is not a regular file is refused by name.
             files = sorted(p for p in path.iterdir() if p.suffix == ".json")
             if not files:
                 msg = (
@@ -190,16 +192,15 @@ def load_pact(path: str | Path) -> PactFile:
     .. versionadded:: 0.1
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        msg = f"The pact file '{path}' does not exist; check the path."
-        raise PactSourceError(msg) from None
-    except (OSError, UnicodeDecodeError) as error:
-        msg = f"The pact file '{path}' cannot be read ({error}); check its permissions."
-        raise PactSourceError(msg) from None
+    text = read_pact_text(path)
     try:
         document = json.loads(text)
+    except RecursionError:
+        msg = (
+            f"The pact file '{path}' is not a valid pact: its JSON is nested too"
+            " deeply to read; regenerate it with the consumer's tests."
+        )
+        raise PactSourceError(msg) from None
     except ValueError as error:
         msg = (
             f"The pact file '{path}' is not valid JSON ({error}); regenerate it"

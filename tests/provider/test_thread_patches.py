@@ -24,7 +24,11 @@ ORIGINAL: Final = Store.data
 def test_patches_from_a_handler_s_thread_are_undone_with_its_interaction(
     client: FlaskClient, states: PactStates
 ) -> None:
-    again, patched_again, finish = threading.Event(), threading.Event(), threading.Event()
+    again, patched_again, finish = (
+        threading.Event(),
+        threading.Event(),
+        threading.Event(),
+    )
     errors: list[BaseException] = []
 
     def work() -> None:
