@@ -7,14 +7,19 @@ exception and traceback itself.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 logger = logging.getLogger("flask_pact_states")
+
+#: The most characters a record keeps of a handler's returned values (as
+#: JSON), its error message and its traceback, each.
+MAX_KEPT: Final = 64 * 1024
 
 Outcome = Literal["ok", "error", "missing", "ignored", "skipped", "rejected"]
 
@@ -67,7 +72,9 @@ class Journal:
         self._listeners: list[Listener] = []
 
     def add(self, record: StateChangeRecord) -> None:
-        """Keep ``record``, log it and pass it to every listener."""
+        """Keep ``record`` (its big values cut down), log it and pass it to
+        every listener."""
+        _bound(record)
         self._records.append(record)
         _log(record)
         for listener in self._listeners:
@@ -87,6 +94,20 @@ class Journal:
 
     def __len__(self) -> int:
         return len(self._records)
+
+
+def _bound(record: StateChangeRecord) -> None:
+    """Cut down what one record keeps: a handler returning 50 MB, thirty
+    times, must not leave 1.5 GB held by the journal after the run."""
+    if record.result:
+        size = len(json.dumps(record.result, default=repr))
+        if size > MAX_KEPT:
+            record.result = {"<not kept>": f"{size} characters of JSON"}
+    for name in ("error_message", "traceback"):
+        text = getattr(record, name)
+        if text is not None and len(text) > MAX_KEPT:
+            cut = len(text) - MAX_KEPT
+            setattr(record, name, f"{text[:MAX_KEPT]}... [{cut} more characters]")
 
 
 def _log(record: StateChangeRecord) -> None:
