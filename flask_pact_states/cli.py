@@ -139,7 +139,7 @@ def _broker_options(func: Any) -> Any:
     "--minimal-trust-store/--system-trust-store",
     "minimal_trust_store",
     default=None,
-    help="When no source needs TLS, give the verifier a one-certificate trust"
+    help="When every source is a local file, give the verifier a one-certificate trust"
     " store instead of loading the system's for every interaction (much"
     " faster; nothing is fetched over TLS) [default: minimal, or"
     " PACT_STATES_MINIMAL_TRUST_STORE].",

@@ -83,15 +83,13 @@ class VerificationPlan:
 
     @property
     def needs_tls(self) -> bool:
-        """Whether a run may connect over TLS: an ``https://`` URL or a broker.
+        """Whether a run may connect over TLS: any URL source, or a broker.
 
-        Any broker counts, even one over plain HTTP, as its links may point
-        at HTTPS servers.
+        A plain-HTTP pact URL counts too, as it may redirect to HTTPS; so
+        does a broker over plain HTTP, as its links may point at HTTPS
+        servers. Only runs of local files keep the minimal trust store.
         """
-        return any(
-            run.broker is not None or any(u.startswith("https:") for u in run.urls)
-            for run in self.runs
-        )
+        return any(run.broker is not None or run.urls for run in self.runs)
 
     def selects(self, interaction: PactInteraction) -> bool:
         """Whether the description and state filters keep ``interaction``."""

@@ -24,14 +24,16 @@ A minimal trust store for verifier runs that fetch nothing over TLS.
 The Rust verifier builds a new HTTP client for every interaction, and every
 build loads the whole system trust store (hundreds of files under
 ``/etc/ssl/certs``): a fifth of its CPU time, and more than half the wall
-time of a local run. A run whose sources are local files or plain-HTTP URLs,
-against the app served on ``http://127.0.0.1``, never makes a TLS connection,
+time of a local run. A run whose sources are local files (pacts that need
+a plugin, which the verifier would fetch, are refused), against the app
+served on ``http://127.0.0.1``, never makes a TLS connection,
 so no certificate is ever checked. Pointing ``SSL_CERT_FILE`` at one
 certificate shipped with the package (self-signed, its private key
 discarded: it vouches for no server) and ``SSL_CERT_DIR`` at an empty
 directory makes each build cheap and changes no outcome.
 
-Runs with an ``https://`` source or a Pact Broker keep the system store.
+Runs with a URL source (a plain-HTTP one may redirect to HTTPS) or a Pact
+Broker keep the system store.
 
 The variables are process-wide: while a run goes, another thread of the same
 process that builds a TLS client from the environment (e.g. an app view

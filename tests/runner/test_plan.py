@@ -28,7 +28,8 @@ def _plan(
     ("sources", "needs_tls"),
     [
         (("pact.json",), False),
-        (("http://127.0.0.1:1/pact.json",), False),
+        # A plain-HTTP URL may redirect to HTTPS.
+        (("http://127.0.0.1:1/pact.json",), True),
         (("https://pacts.example/pact.json",), True),
     ],
 )
