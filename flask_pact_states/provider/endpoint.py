@@ -171,8 +171,8 @@ def _refusal(states: AppStates, request: Request) -> Answer | None:
     if method != "POST":
         message = f"Use POST for provider state changes, not {method}."
         return states.reject(405, "method_not_allowed", message)
-    address = environ.get("REMOTE_ADDR")
-    if not settings.allow_remote and not _is_loopback(address):
+    address = _remote_address(environ)
+    if not settings.allow_remote and address is not None:
         message = (
             f"State changes are answered for loopback callers only, not"
             f" {address}; set {config.ALLOW_REMOTE} = True to allow."
@@ -187,6 +187,39 @@ def _refusal(states: AppStates, request: Request) -> Answer | None:
     if (request.content_length or 0) > settings.max_body:
         return _too_large(states)
     return None
+
+
+def _remote_address(environ: WSGIEnvironment) -> str | None:
+    """The first caller that is not loopback, or ``None`` when all are.
+
+    The socket's peer counts, not the address a proxy middleware rewrote
+    (``werkzeug.middleware.proxy_fix.ProxyFix`` keeps the original), and so
+    does every address a proxy forwarded for: behind a reverse proxy on the
+    same host the peer is loopback, the caller is not.
+    """
+    original = environ.get("werkzeug.proxy_fix.orig") or {}
+    peer = original.get("REMOTE_ADDR", environ.get("REMOTE_ADDR"))
+    if not _is_loopback(peer):
+        return str(peer)
+    for address in _forwarded_for(environ):
+        if not _is_loopback(address):
+            return address
+    return None
+
+
+def _forwarded_for(environ: WSGIEnvironment) -> list[str]:
+    """The addresses in ``X-Forwarded-For``, ``X-Real-IP`` and ``Forwarded``."""
+    addresses = []
+    for key in ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP"):
+        addresses += [a.strip() for a in environ.get(key, "").split(",") if a.strip()]
+    for element in environ.get("HTTP_FORWARDED", "").replace(",", ";").split(";"):
+        name, _, value = element.strip().partition("=")
+        if name.lower() == "for":
+            value = value.strip('"')
+            # [v6]:port, v4:port, an obfuscated name or "unknown": not loopback.
+            host = value[1:].partition("]")[0] if value.startswith("[") else value
+            addresses.append(host.rpartition(":")[0] if host.count(":") == 1 else host)
+    return addresses
 
 
 def _too_large(states: AppStates) -> Answer:

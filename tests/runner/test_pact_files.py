@@ -83,7 +83,7 @@ def test_cli_refuses_a_deeply_nested_pact_as_invalid(
     pact = tmp_path / "deep.json"
     pact.write_text("[" * 100_000 + "]" * 100_000)
 
-    result = runner.invoke(command, [str(pact)])  # type: ignore[arg-type]
+    result = runner.invoke(command, [str(pact)])
 
     assert result.exit_code == 2, result.output
     assert "nested too deeply" in result.output
