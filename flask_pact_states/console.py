@@ -35,15 +35,34 @@ def exit_interrupted() -> NoReturn:
     them (and let the verifier print its report), so this skips it.
     """
     left = active_patch_count()
-    click.echo(
-        "\nInterrupted: stopped the server and undid every state change"
-        f" ({left} patch(es) still in place).",
-        err=True,
-    )
+    if left:
+        # A handler still running (hung) may patch after the undo.
+        done = (
+            f"stopped the server; {left} patch(es) are still in place, made by a"
+            " state handler that is still running"
+        )
+    else:
+        done = "stopped the server and undid every state change"
+    click.echo(f"\nInterrupted: {done}.", err=True)
     for stream in (sys.stdout, sys.stderr):
         with suppress(OSError, ValueError):
             stream.flush()
+    _release_worker_semaphores()
     os._exit(130)
+
+
+def _release_worker_semaphores() -> None:
+    """Unlink the named semaphores of a ``--jobs`` pool, as a normal exit would.
+
+    ``os._exit`` skips :mod:`multiprocessing`'s exit finalizers, and its
+    resource tracker then warns about "leaked semaphore objects" (and
+    unlinks them itself). Finalizers of priority 0 and up unlink semaphores
+    and close queues; none of them waits for a process or thread.
+    """
+    from multiprocessing import util
+
+    with suppress(Exception):
+        util._run_finalizers(0)  # type: ignore[attr-defined]
 
 
 @contextmanager

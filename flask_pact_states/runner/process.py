@@ -237,7 +237,9 @@ class StdoutSilencer:
     The verifier prints its own report to the process's stdout (no FFI option
     turns that off); we print ours instead. Nested and concurrent users share
     one redirection, counted, so the last one out restores the original.
-    :meth:`close` restores it from another thread when the run is abandoned.
+    :meth:`close` stops new redirections when the run is abandoned (Ctrl-C);
+    a verifier still running keeps its own until it returns, so that its
+    report never reaches stdout.
     """
 
     _lock = threading.Lock()
@@ -259,7 +261,6 @@ class StdoutSilencer:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-        self._stop()
 
     def _start(self) -> None:
         cls = type(self)

@@ -6,12 +6,15 @@ and the interrupt notes)."""
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 from verify_helpers import hand_pact, http_interaction
@@ -46,6 +49,14 @@ APP_MODULE = '''
             pids.write(f"{os.getpid()} ")
         print("handler started", file=sys.stderr, flush=True)
         _never.wait()
+
+
+    @states.register("a patching loop")
+    def patching_loop() -> None:
+        print("handler started", file=sys.stderr, flush=True)
+        while True:  # patches on after the interrupt's undo
+            mock_db("hostile_app.DB", {"fake": True})
+            _never.wait(0.01)
 
 
     def create_app() -> Flask:
@@ -137,3 +148,56 @@ def test_cli_jobs_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
             os.kill(worker, signal.SIGKILL)
 
     assert not alive, "the worker outlived its killed parent"
+
+
+def _interrupt_when_started(
+    process: subprocess.Popen[str],
+) -> tuple[str, str]:
+    """SIGINT once a handler runs; the process's stdout and stderr."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read(stream: IO[str] | None) -> None:
+        for line in stream or ():
+            lines.put(line)
+
+    reader = threading.Thread(target=read, args=(process.stderr,), daemon=True)
+    reader.start()
+    try:
+        assert lines.get(timeout=60) == "handler started\n"
+        process.send_signal(signal.SIGINT)
+        out = process.stdout.read() if process.stdout else ""
+        assert process.wait(timeout=30) == 130
+    finally:
+        process.kill()
+        reader.join(timeout=10)
+    return out, "".join(lines.queue)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_cli_interrupt_keeps_the_verifier_s_report_off_stdout(
+    tmp_path: Path, jobs: str
+) -> None:
+    interactions = [
+        http_interaction(f"stuck {n}", states=["a stuck database"]) for n in range(4)
+    ]
+    pact = hand_pact(tmp_path / "web.json", interactions)
+    arguments = ("pact-verify", str(pact), "--jobs", jobs, "--chunk-size", "2")
+
+    with _flask(tmp_path, *arguments) as process:
+        out, err = _interrupt_when_started(process)
+
+    assert "Verifying a pact between" not in out
+    assert out == ""
+    assert "Traceback" not in err
+    assert "leaked semaphore" not in err
+
+
+def test_cli_interrupt_says_a_patch_is_still_in_place(tmp_path: Path) -> None:
+    interactions = [http_interaction("loop", states=["a patching loop"])]
+    pact = hand_pact(tmp_path / "web.json", interactions)
+
+    with _flask(tmp_path, "pact-verify", str(pact)) as process:
+        _, err = _interrupt_when_started(process)
+
+    assert "patch(es) are still in place" in err
+    assert "undid every state change" not in err

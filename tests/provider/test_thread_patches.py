@@ -4,7 +4,7 @@ and refused once it has ended (issue 15, item 10)."""
 from __future__ import annotations
 
 import threading
-from typing import Final
+from typing import ClassVar, Final
 
 from flask.testing import FlaskClient
 
@@ -15,7 +15,7 @@ URL: Final = "/_pact/provider_states"
 
 
 class Store:
-    data: dict[int, str] = {1: "real"}
+    data: ClassVar[dict[int, str]] = {1: "real"}
 
 
 ORIGINAL: Final = Store.data

@@ -29,7 +29,7 @@ def test_verify_refuses_a_pact_that_needs_a_plugin(
     document["metadata"]["plugins"] = [{"name": "protobuf", "version": "0.3.0"}]
     plugin.write_text(json.dumps(document))
 
-    with pytest.raises(PactSourceError, match="needs the Pact plugin.*'protobuf'"):
+    with pytest.raises(PactSourceError, match=r"needs the Pact plugin.*'protobuf'"):
         verify(make_app(states), tmp_path)
 
 
