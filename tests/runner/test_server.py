@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
+import time
 import urllib.request
 
 import pytest
@@ -106,3 +109,41 @@ def test_serve_stops_even_when_its_trigger_is_gone(
         monkeypatch.setattr(trigger.trigger, "_physical_pull", dead_pipe)
 
     assert not _server_threads()
+
+
+def test_a_request_ending_after_the_server_stopped_leaves_other_files_alone() -> None:
+    """A handler still running when the server stops (one that hangs) ends
+    later and wakes the stopped server's loop: that must not write to the
+    descriptor number its closed pipe had, now someone else's (it made an
+    unrelated test fail with EBADF in a full run)."""
+    app = Flask("late")
+    entered, release = threading.Event(), threading.Event()
+
+    @app.get("/hang")
+    def hang() -> str:
+        entered.set()
+        release.wait(10)
+        return "late"
+
+    def call(url: str) -> None:
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(url, timeout=10).read()
+
+    with serve(app) as base_url:
+        caller = threading.Thread(target=call, args=(f"{base_url}/hang",))
+        caller.start()
+        assert entered.wait(timeout=10)
+    caller.join(timeout=10)
+    # The stopped server's descriptor numbers, taken by someone else.
+    pipes = [os.pipe() for _ in range(8)]
+    try:
+        release.set()
+        time.sleep(0.5)  # the request thread ends, and pulls the trigger
+        for read_end, _ in pipes:
+            os.set_blocking(read_end, False)
+            with pytest.raises(BlockingIOError):
+                os.read(read_end, 1)
+    finally:
+        for pipe in pipes:
+            for fd in pipe:
+                os.close(fd)
