@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
-import traceback
 from collections import deque
 from collections.abc import (
     AsyncGenerator,
@@ -311,22 +310,11 @@ class Lifecycle:
                 self._async_runner.close()
                 self._async_runner = None
 
-    def async_stacks(self) -> str:
-        """Where the async handlers' tasks are now (a hung one shows here:
-        its thread's stack shows only the event loop)."""
+    @property
+    def async_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop async handlers run on, once one has run."""
         runner = self._async_runner
-        if runner is None:
-            return ""
-        try:
-            tasks = asyncio.all_tasks(runner.get_loop())
-        except RuntimeError:  # closed, or changing under us: nothing to show
-            return ""
-        stacks = []
-        for task in list(tasks):
-            frames = task.get_stack()
-            summary = traceback.StackSummary.extract((f, f.f_lineno) for f in frames)
-            stacks.append("".join(summary.format()).rstrip())
-        return "\n".join(stacks)
+        return runner.get_loop() if runner is not None else None
 
     def _enter(self, handler: Handler, arguments: Mapping[str, Any]) -> Any:
         result = handler.func(**arguments)

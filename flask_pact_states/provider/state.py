@@ -8,6 +8,7 @@ it in the journal and never lets an error escape as a 5xx: the verifier retries
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import threading
@@ -337,7 +338,7 @@ def describe_running(
     match = states.registry.resolve(change.state, change.consumer)
     handler = f" in {match.handler.qualname}()" if match else ""
     stack = _handler_stack(sys._current_frames().get(thread))
-    tasks = states.lifecycle.async_stacks()
+    tasks = _task_stacks(states.lifecycle.async_loop)
     return (
         f"The {change.action} of state {change.state!r}{handler} was still running"
         f" after {time.monotonic() - since:.1f} s: a handler that hangs holds up"
@@ -356,6 +357,22 @@ def _handler_stack(frame: FrameType | None) -> str:
     ours = [i for i, f in enumerate(summary) if f.filename.startswith(package)]
     start = ours[-1] + 1 if ours and ours[-1] + 1 < len(summary) else 0
     return "".join(traceback.StackSummary.from_list(summary[start:]).format())
+
+
+def _task_stacks(loop: asyncio.AbstractEventLoop | None) -> str:
+    """Where the async handlers' tasks are (a hung one shows here: its
+    thread's stack shows only the event loop)."""
+    if loop is None:
+        return ""
+    try:
+        tasks = list(asyncio.all_tasks(loop))
+    except RuntimeError:  # changing under us: nothing to show
+        return ""
+    stacks = []
+    for task in tasks:
+        frames = [(f, f.f_lineno) for f in task.get_stack()]
+        stacks.append("".join(traceback.StackSummary.extract(frames).format()))
+    return "".join(stacks).rstrip()
 
 
 def _reraise_if_fatal(error: BaseException) -> None:

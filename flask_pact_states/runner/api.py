@@ -188,22 +188,12 @@ def _execute_plan(
         with serve(app) as base_url, states.journal.listen(collector.add):
             target = Target(base_url, states.settings.url, states.settings.token)
 
-            def run_here() -> dict[int, RunOutcome]:
-                outcomes = {}
-                while (item := queue.take()) is not None:
-                    index, run = item
-                    states.expect(run.schedule)
-                    outcome = execute_run(
-                        run, plan, target, silencer, collector.start_run
-                    )
-                    collector.run_done(run, here=True)
-                    outcomes[index] = end_run(states, outcome)
-                return outcomes
-
             if pool is not None:
                 pool.take_from(queue, plan)
             try:
-                outcomes = run_in_worker(run_here)
+                outcomes = run_in_worker(
+                    lambda: _run_here(queue, states, plan, target, silencer, collector)
+                )
             finally:
                 queue.close()  # no-op when every run was taken
                 silencer.close()
@@ -220,6 +210,25 @@ def _execute_plan(
         # A handler may hang: undo its patches anyway.
         lock_timeout = states.settings.lock_timeout
         states.reset(wait=_ABORT_RESET_WAIT if aborted else lock_timeout)
+
+
+def _run_here(
+    queue: RunQueue,
+    states: AppStates,
+    plan: VerificationPlan,
+    target: Target,
+    silencer: StdoutSilencer,
+    collector: _Collector,
+) -> dict[int, RunOutcome]:
+    """Take runs from ``queue`` and execute them in this process."""
+    outcomes = {}
+    while (item := queue.take()) is not None:
+        index, run = item
+        states.expect(run.schedule)
+        outcome = execute_run(run, plan, target, silencer, collector.start_run)
+        collector.run_done(run, here=True)
+        outcomes[index] = end_run(states, outcome)
+    return outcomes
 
 
 class _Collector:
@@ -243,7 +252,9 @@ class _Collector:
 
     def run_done(self, run: VerifierRun, *, here: bool = False) -> None:
         """``run`` finished (here, or in a worker): count what it did not yet."""
-        self._count(max(0, (run.expected or 0) - (self._counted if here else 0)))
+        left = (run.expected or 0) - (self._counted if here else 0)
+        if left > 0:
+            self._count(left)
 
     def add(self, record: StateChangeRecord) -> None:
         self._records.append(record)

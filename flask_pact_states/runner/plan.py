@@ -174,30 +174,30 @@ def _local_runs(
                 runs += _chunk_runs(plan, pact, chunk_size, workdir, notes)
             continue
         files = tuple(_verifiable_copy(pact, workdir, notes) for pact in pacts)
-        expected = sum(plan.selects(i) for pact in pacts for i in pact.interactions)
-        if expected:
-            label = f"{consumer} ({len(files)} pact file{'s' * (len(files) > 1)})"
-            # Across several files the verifier's order is not known.
-            schedule = (
-                _schedule(plan, pacts[0].interactions) if len(pacts) == 1 else None
-            )
-            planned = tuple(
-                i.description
-                for pact in pacts
-                for i in pact.interactions
-                if plan.selects(i)
-            )
-            runs.append(
-                VerifierRun(
-                    label,
-                    consumer,
-                    files,
-                    expected=expected,
-                    schedule=schedule,
-                    planned=planned,
-                )
-            )
+        run = _consumer_run(plan, consumer, pacts, files)
+        if run.expected:
+            runs.append(run)
     return runs
+
+
+def _consumer_run(
+    plan: VerificationPlan,
+    consumer: str,
+    pacts: Sequence[PactFile],
+    files: tuple[Path, ...],
+) -> VerifierRun:
+    """One run for all of a consumer's pact files."""
+    selected = [i for pact in pacts for i in pact.interactions if plan.selects(i)]
+    label = f"{consumer} ({len(files)} pact file{'s' * (len(files) > 1)})"
+    return VerifierRun(
+        label,
+        consumer,
+        files,
+        expected=len(selected),
+        # Across several files the verifier's order is not known.
+        schedule=_schedule(plan, selected) if len(pacts) == 1 else None,
+        planned=tuple(i.description for i in selected),
+    )
 
 
 def _refuse_plugins(pacts: Iterable[PactFile]) -> None:

@@ -1,14 +1,10 @@
 """Verification results: what the verifier said, explained with the journal.
 
-Rendering (text, JUnit, JSON) is in :mod:`.report`.
+Rendering (text, JUnit, JSON) is in :mod:`.report`; pairing each verifier
+result with the journal's records of its state calls in :mod:`.pairing`.
 
-The verifier reports a failed state change only as "One or more of the setup
-state change handlers has failed". The endpoint's journal knows why. Each
-executed interaction makes at least one setup call (``""`` when it has no
-state), and the journal numbers the calls of one interaction alike, so the
-journal's groups, in order, pair with the verifier's ``interactionResults``,
-in order. A pair is checked by its first state; when that does not fit, the
-next group with the interaction's states is taken instead.
+A green result means every planned interaction was verified: a run that
+verified fewer than its plan, or whose verifier failed to run, is an error.
 """
 
 from __future__ import annotations
@@ -21,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ..provider.journal import StateChangeRecord
 from ..provider.registry import Handler, StateRegistry, handler_stub
 from .pacts import MissingState, StateUse, check_coverage, states_used
+from .pairing import group_records, pair_records
 
 if TYPE_CHECKING:
     from .plan import VerificationPlan, VerifierRun
@@ -226,7 +223,9 @@ def build_result(
     )
     uses = _planned_uses(plan)
     for outcome in outcomes:
-        paired = pair_records(_interaction_results(outcome), group_records(outcome))
+        paired = pair_records(
+            _interaction_results(outcome), group_records(outcome.records)
+        )
         for entry, group in paired:
             interaction = _interaction(entry, group)
             result.interactions.append(interaction)
@@ -274,75 +273,6 @@ def _interaction_results(outcome: RunOutcome) -> list[Mapping[str, Any]]:
     return (
         [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
     )
-
-
-def group_records(outcome: RunOutcome) -> list[list[StateChangeRecord]]:
-    """The run's state changes, one group per interaction, in order.
-
-    A setup with a new interaction number starts a group; so does a rejected
-    setup (number 0: refused before the lifecycle saw it).
-    """
-    groups: list[list[StateChangeRecord]] = []
-    current: int | None = None
-    for record in outcome.records:
-        number = record.interaction
-        if not groups or (
-            record.action == "setup" and (number == 0 or number != current)
-        ):
-            groups.append([record])
-            current = number
-        else:
-            groups[-1].append(record)
-    return groups
-
-
-def pair_records(
-    entries: Sequence[Mapping[str, Any]], groups: Sequence[list[StateChangeRecord]]
-) -> list[tuple[Mapping[str, Any], list[StateChangeRecord] | None]]:
-    """Pair each verifier interaction result with its journal group, or None.
-
-    A group that starts with a call refused before its body was read (401,
-    403, 413...: its state is not known) is the next interaction's, with the
-    refused calls after it, one per further state of that interaction.
-    """
-    pairs: list[tuple[Mapping[str, Any], list[StateChangeRecord] | None]] = []
-    position = 0
-    for entry in entries:
-        states = [str(s) for s in entry.get("providerStates") or []] or [""]
-        found = _find_group(groups, position, states)
-        if found is None:
-            pairs.append((entry, None))
-            continue
-        group, position = list(groups[found]), found + 1
-        if _refused_unread(group):
-            # The verifier still sends the other setups: refused alike.
-            others = len(states) - 1
-            while (
-                others and position < len(groups) and _refused_unread(groups[position])
-            ):
-                group += groups[position]
-                position, others = position + 1, others - 1
-        pairs.append((entry, group))
-    return pairs
-
-
-def _find_group(
-    groups: Sequence[list[StateChangeRecord]], position: int, states: list[str]
-) -> int | None:
-    for index in range(position, len(groups)):
-        setups = [r.state for r in groups[index] if r.action == "setup"]
-        first_fits = index == position and (
-            setups[:1] == states[:1] or _refused_unread(groups[index])
-        )
-        if first_fits or (setups and setups == states[: len(setups)]):
-            return index
-    return None
-
-
-def _refused_unread(group: Sequence[StateChangeRecord]) -> bool:
-    """Whether the group is a call refused before its state was read."""
-    first = group[0]
-    return first.outcome == "rejected" and not first.state and not first.interaction
 
 
 def _interaction(

@@ -29,7 +29,7 @@ from flask_pact_states import (
 from flask_pact_states.provider.state import get_app_states
 from flask_pact_states.runner.api import verify
 from flask_pact_states.runner.broker import BrokerOptions, PublishOptions
-from flask_pact_states.runner.results import group_records, pair_records
+from flask_pact_states.runner.pairing import group_records, pair_records
 
 USER_STATE = "user {user_id:int} exists"
 
@@ -506,12 +506,7 @@ def test_pair_records_falls_back_to_matching_states() -> None:
         {"description": "rejected", "providerStates": ["c"]},
     ]
 
-    class Outcome:
-        pass
-
-    outcome: Any = Outcome()
-    outcome.records = records
-    pairs = pair_records(entries, group_records(outcome))
+    pairs = pair_records(entries, group_records(records))
 
     assert [None if g is None else [r.state for r in g] for _, g in pairs] == [
         None,

@@ -153,7 +153,7 @@ def test_load_pacts_rejects_missing_and_unreadable_sources(tmp_path: Path) -> No
 
     with pytest.raises(PactSourceError, match=r"'.*nowhere\.json' does not exist"):
         load_pacts(tmp_path / "nowhere.json")
-    with pytest.raises(PactSourceError, match="cannot be read"):
+    with pytest.raises(PactSourceError, match="is not UTF-8 text"):
         load_pacts(binary)
     with pytest.raises(PactSourceError, match="holds no pact files"):
         load_pacts(empty)
