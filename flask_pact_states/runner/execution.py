@@ -24,9 +24,12 @@ from ..provider.journal import StateChangeRecord
 from ..provider.state import get_app_states
 from .broker import configure_broker
 from .plan import VerificationPlan, VerifierRun
-from .process import StdoutSilencer
+from .process import StderrTail, StdoutSilencer
 from .results import RunOutcome
 
+#: How a panic of the verifier's Rust core is quoted, and at most how much.
+_PANIC: Final = "its Rust core panicked"
+_PANIC_TEXT: Final = 200
 #: The verifier's colours, in the report text its results hold.
 _ANSI: Final = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -97,9 +100,12 @@ def execute_run(
     with (
         silencer.silenced() if silencer else _nothing(),
         _PublishErrors.caught() if publishing else _nothing() as publish_errors,
+        StderrTail.captured() as stderr,
     ):
         raised = _verify(verifier)
-    results, output, crashes = _read_back(verifier)
+        results, output, crashes = _read_back(verifier)
+        if raised or crashes:
+            crashes = [*crashes, *_panics(stderr())]
     return RunOutcome(
         run=run,
         results=results,
@@ -158,19 +164,33 @@ def _failed_to_run(
 
     It raised, yet its results show no failure: it failed outright.
     """
-    if crashes:
-        return tuple(
-            f"Verifying {run.label}: the verifier failed: {c}." for c in crashes
-        )
+    panics = [c for c in crashes if c.startswith(_PANIC)]
+    failures = [c for c in crashes if not c.startswith(_PANIC)]
+    if failures:
+        # It ran, and then could not report: what it panicked with says why.
+        why = "; ".join([*failures, *panics])
+        return (f"Verifying {run.label}: the verifier failed: {why}",)
     if raised is None or _reports_a_failure(results):
         return ()
     said = [line.strip() for line in output.splitlines() if line.strip()]
-    why = "; ".join(said[-5:]) or (
-        "it gave no reason (a panic in its Rust core prints one on stderr;"
-        " check the pact for values of the wrong type, such as a status that"
-        " is a string)"
+    why = "; ".join(said[-5:] + panics) or (
+        "it gave no reason; check the pact for values of the wrong type, such"
+        " as a status that is a string"
     )
     return (f"Verifying {run.label}: the verifier failed to run: {why}",)
+
+
+def _panics(stderr: str) -> list[str]:
+    """What the Rust core panicked with, from its stderr: the panic's place
+    and message, each cut short (a NulError dumps every byte)."""
+    lines = stderr.splitlines()
+    found = []
+    for number, line in enumerate(lines):
+        if "panicked at" in line and number + 1 < len(lines):
+            place = line.partition("panicked at")[2].strip().rstrip(":")
+            message = lines[number + 1].strip()[:_PANIC_TEXT]
+            found.append(f"{_PANIC} at {place}: {message}")
+    return found[-3:]
 
 
 def _reports_a_failure(results: Mapping[str, Any]) -> bool:

@@ -9,6 +9,8 @@ here:
   needs TLS;
 - the garbage collector's frozen generation (:func:`existing_objects_frozen`);
 - file descriptor 1, while the verifier runs (:class:`StdoutSilencer`);
+- file descriptor 2, copied through a pipe while the verifier runs
+  (:class:`StderrTail`), to read what its Rust core panics with;
 - :func:`os._exit`, whose status 0 becomes 1 (:func:`exit_status_guarded`):
   a handler ending the process must not end it with "verified".
 
@@ -74,7 +76,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
-from typing import Final, NoReturn
+from typing import IO, ClassVar, Final, NoReturn
 
 
 @contextmanager
@@ -298,3 +300,118 @@ def _flush_stdout() -> None:
     if sys.stdout is not None:
         with suppress(OSError, ValueError):
             sys.stdout.flush()
+
+
+class StderrTail:
+    """Copies file descriptor 2 through a pipe while verifiers run, keeping
+    the last :data:`TAIL_BYTES` of it.
+
+    A panic in the verifier's Rust core is printed to file descriptor 2, and
+    nowhere else: the report needs it to say why the verifier failed. What
+    goes through still reaches the original stderr (a thread copies it).
+    Nested and concurrent users share one pipe, counted; the last one out
+    restores file descriptor 2.
+    """
+
+    _lock = threading.Lock()
+    _depth = 0
+    _saved: int | None = None
+    _tail: ClassVar[bytearray] = bytearray()
+    _seen = 0
+    _marks: ClassVar[dict[bytes, threading.Event]] = {}
+
+    @classmethod
+    @contextmanager
+    def captured(cls) -> Iterator[Callable[[], str]]:
+        """Meanwhile, a function returning what reached stderr since entering
+        (at most :data:`TAIL_BYTES` of its end)."""
+        start = cls._begin()
+        try:
+            yield lambda: cls._since(start)
+        finally:
+            cls._end()
+
+    @classmethod
+    def _begin(cls) -> int | None:
+        with cls._lock:
+            if cls._depth == 0:
+                _flush(sys.stderr)
+                try:
+                    saved, out = os.dup(2), os.dup(2)
+                except OSError:  # no stderr at all: nothing to read
+                    return None
+                read_end, write_end = os.pipe()
+                os.dup2(write_end, 2)
+                os.close(write_end)
+                cls._saved = saved
+                reader = threading.Thread(
+                    target=cls._copy, args=(read_end, out), name="pact-stderr-tail"
+                )
+                reader.daemon = True
+                reader.start()
+            cls._depth += 1
+            return cls._seen if cls._saved is not None else None
+
+    @classmethod
+    def _end(cls) -> None:
+        with cls._lock:
+            cls._depth -= 1
+            if cls._depth == 0 and cls._saved is not None:
+                _flush(sys.stderr)
+                # The reader sees the end of the pipe once no process holds
+                # its write end (a --jobs worker started meanwhile may).
+                os.dup2(cls._saved, 2)
+                os.close(cls._saved)
+                cls._saved = None
+
+    @classmethod
+    def _since(cls, start: int | None) -> str:
+        if start is None:
+            return ""
+        mark = f"\x00pact-stderr-mark-{id(object())}\x00".encode()
+        arrived = threading.Event()
+        with cls._lock:
+            cls._marks[mark] = arrived
+        with suppress(OSError):
+            os.write(2, mark)
+        arrived.wait(timeout=_MARK_WAIT)  # what came before it is read
+        with cls._lock:
+            cls._marks.pop(mark, None)
+            kept = cls._tail[max(0, len(cls._tail) - (cls._seen - start)) :]
+        return bytes(kept).decode("utf-8", "replace")
+
+    @classmethod
+    def _copy(cls, read_end: int, out: int) -> None:
+        try:
+            while chunk := os.read(read_end, 65536):
+                chunk = cls._take_marks(chunk)
+                with suppress(OSError):
+                    os.write(out, chunk)
+                with cls._lock:
+                    cls._tail += chunk
+                    del cls._tail[:-TAIL_BYTES]
+                    cls._seen += len(chunk)
+        finally:
+            os.close(read_end)
+            os.close(out)
+
+    @classmethod
+    def _take_marks(cls, chunk: bytes) -> bytes:
+        with cls._lock:
+            for mark, arrived in cls._marks.items():
+                if mark in chunk:
+                    chunk = chunk.replace(mark, b"")
+                    arrived.set()
+        return chunk
+
+
+#: How much of stderr :class:`StderrTail` keeps.
+TAIL_BYTES: Final = 16 * 1024
+#: How long reading the tail waits for the copying thread.
+_MARK_WAIT: Final = 1.0
+
+
+def _flush(stream: IO[str] | None) -> None:
+    if stream is not None:
+        with suppress(OSError, ValueError):
+            stream.flush()

@@ -5,6 +5,8 @@ throughout."""
 from __future__ import annotations
 
 import json
+import os
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from verify_helpers import hand_pact, http_interaction, make_app
 from flask_pact_states import PactSourceError, PactStates
 from flask_pact_states.runner import execution
 from flask_pact_states.runner.api import verify
+from flask_pact_states.runner.process import StderrTail
 
 
 def test_verify_refuses_a_pact_that_needs_a_plugin(
@@ -70,7 +73,9 @@ def test_verify_reports_a_verifier_that_fails_to_run(
 
     assert not result.passed
     assert [i.status for i in result.interactions] == ["passed"]
-    assert any("the verifier failed to run" in e for e in result.errors), result.errors
+    [failed] = [e for e in result.errors if "the verifier failed to run" in e]
+    assert "its Rust core panicked at" in failed  # its stderr, in the report
+    assert "on a `None` value" in failed
     assert "No interaction was verified" not in result.report()
 
 
@@ -92,3 +97,16 @@ def test_verify_reports_what_ran_when_a_description_holds_a_nul(
     assert json.loads(result.to_json())["interactions"][0]["description"] == (
         "pi\x00ng\x1b"
     )
+
+
+def test_stderr_tail_reads_what_reached_stderr_and_passes_it_on(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    os.write(2, b"before\n")
+    with StderrTail.captured() as stderr:
+        os.write(2, b"thread 'x' panicked at src/a.rs:1:2:\nboom\n")
+        text = stderr()
+
+    assert text == "thread 'x' panicked at src/a.rs:1:2:\nboom\n"
+    time.sleep(0.1)  # the copy thread passes it on
+    assert "boom" in capfd.readouterr().err
