@@ -1,4 +1,5 @@
-"""Run every benchmark: dispatch, verification, then database isolation.
+"""Run every benchmark: dispatch, plan building, verification, then database
+isolation.
 
 ``python -m benchmarks [--quick] [--rounds N] [--sizes 100,1000] ...``: the
 options go to the verification benchmark (see ``python -m benchmarks.verification
@@ -13,13 +14,15 @@ from __future__ import annotations
 import sys
 import time
 
-from . import dispatch, orders, targets, verification
+from . import dispatch, orders, planning, targets, verification
 
 
 def main() -> int:
     started = time.perf_counter()
     print("== Dispatch benchmark ==")
     dispatch.main()
+    print("\n== Plan-building benchmark ==", flush=True)
+    planning.main([])
     print("\n== Verification benchmark ==", flush=True)
     status = verification.main(sys.argv[1:])
     print("\n== Database isolation benchmark ==", flush=True)

@@ -34,7 +34,7 @@ from .execution import Target, app_states, end_run, execute_run, served_app
 from .options import AppFactory, Progress, VerifyOptions
 from .parallel import RunQueue, WorkerPool
 from .plan import VerificationPlan, VerifierRun, build_plan
-from .process import StdoutSilencer
+from .process import StderrTail, StdoutSilencer
 from .results import RunOutcome, VerificationResult, build_result
 from .server import run_in_worker, serve
 
@@ -203,6 +203,7 @@ def _execute_plan(
     except BaseException:
         # Ctrl-C (here or while waiting for the workers), or a failed run.
         aborted = True
+        StderrTail.release()  # the verifier may go on: stderr is ours again
         if pool is not None:
             pool.stop()
         raise

@@ -201,9 +201,12 @@ GUARDED_EXIT_STATUS: Final = 1
 def _guarded_exit(status: int) -> NoReturn:
     """``os._exit`` during a verification: never with 0, which says "verified"."""
     if status == 0:
+        # The real stderr: file descriptor 2 may be StderrTail's pipe, whose
+        # copying thread dies with the process before passing this on.
+        saved = StderrTail._saved
         with suppress(OSError):
             os.write(
-                2,
+                2 if saved is None else saved,
                 b"flask-pact-states: os._exit(0) was called during a verification"
                 b" (by a state handler or the app?), before any report: exiting"
                 b" with status 1, as nothing was verified.\n",
@@ -360,6 +363,21 @@ class StderrTail:
                 _flush(sys.stderr)
                 # The reader sees the end of the pipe once no process holds
                 # its write end (a --jobs worker started meanwhile may).
+                os.dup2(cls._saved, 2)
+                os.close(cls._saved)
+                cls._saved = None
+
+    @classmethod
+    def release(cls) -> None:
+        """Give file descriptor 2 back now, while users are still inside.
+
+        For a run abandoned by Ctrl-C: its verifier goes on in a thread, and
+        what the process writes to stderr before it ends (``os._exit``) must
+        not wait in the pipe for the copying thread.
+        """
+        with cls._lock:
+            if cls._saved is not None:
+                _flush(sys.stderr)
                 os.dup2(cls._saved, 2)
                 os.close(cls._saved)
                 cls._saved = None

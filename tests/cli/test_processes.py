@@ -201,3 +201,28 @@ def test_cli_interrupt_says_a_patch_is_still_in_place(tmp_path: Path) -> None:
 
     assert "patch(es) are still in place" in err
     assert "undid every state change" not in err
+
+
+def test_cli_replaces_output_files_whole(tmp_path: Path) -> None:
+    """A reader of the old JUnit file keeps reading it whole: the new one
+    replaces it, it is not rewritten in place (item 15)."""
+    pact = hand_pact(tmp_path / "web.json", [http_interaction("ping")])
+    junit = tmp_path / "junit.xml"
+    junit.write_text("<old/>" * 1000, encoding="utf-8")
+
+    with junit.open(encoding="utf-8") as reader:
+        with _flask(tmp_path, "pact-verify", str(pact), "--junit", "junit.xml") as p:
+            _, err = p.communicate(timeout=60)
+        old = reader.read()
+
+    assert p.returncode == 0, err
+    assert old == "<old/>" * 1000
+    assert junit.read_text(encoding="utf-8").startswith("<?xml")
+    assert oct(junit.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

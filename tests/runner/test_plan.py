@@ -113,3 +113,29 @@ def test_plan_never_chunks_remote_sources(tmp_path: Path) -> None:
     )
 
     assert [run.urls for run in plan.runs] == [("http://127.0.0.1:1/p.json",)]
+
+
+def test_plan_building_does_not_list_the_workdir_per_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing the work directory once per chunk copy made plan building
+    quadratic in the chunks (80,000 interactions: 11 s, now 2.5 s)."""
+    hand_pact(tmp_path / "big.json", [http_interaction(f"i{n}") for n in range(200)])
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    listed: list[Path] = []
+    iterdir = Path.iterdir
+
+    def counting(path: Path) -> Any:
+        listed.append(path)
+        return iterdir(path)
+
+    monkeypatch.setattr(Path, "iterdir", counting)
+
+    plan = _plan(
+        [str(tmp_path / "big.json")], provider="Users", chunk_size=2, workdir=workdir
+    )
+
+    assert len(plan.runs) == 100
+    assert len(set(workdir.iterdir())) == 100  # one copy per chunk
+    assert workdir not in listed[:-1]  # the last listing is the line above
