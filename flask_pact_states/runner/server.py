@@ -60,6 +60,7 @@ def serve(app: WSGIApplication) -> Iterator[str]:
         # poll(), not select(): no limit on descriptor numbers.
         asyncore_use_poll=True,
     )
+    _guard_trigger(server.trigger)
     thread = threading.Thread(target=server.run, name="pact-verify-server", daemon=True)
     thread.start()
     try:
@@ -77,13 +78,40 @@ def _stop(server: TcpWSGIServer, thread: threading.Thread) -> None:
     try:
         trigger.pull_trigger(lambda: wasyncore.close_all(socket_map))
     except OSError:
-        # The trigger's pipe is gone: its descriptor was closed early (seen in
-        # 2 of about 10 full test runs, by a cause not found). Close the rest
-        # from here: the loop, left with nothing to watch, ends within its
-        # poll timeout, and verify() returns its results instead of raising.
+        # The trigger's pipe is gone (the loop closed it already: the race
+        # _guard_trigger now turns into a no-op pull). Close the rest from
+        # here: the loop, left with nothing to watch, ends within its poll
+        # timeout, and verify() returns its results instead of raising.
         wasyncore.close_all(socket_map, ignore_all=True)
     thread.join(_LOOP_JOIN_TIMEOUT)
     server.task_dispatcher.shutdown(cancel_pending=True, timeout=_JOIN_TIMEOUT)
+
+
+def _guard_trigger(trigger: Any) -> None:
+    """Make waitress's trigger safe to pull after it is closed.
+
+    Its pull writes to the pipe's descriptor *number*, also after the pipe
+    was closed: a request thread that ends after the server stopped (a hung
+    handler), or :func:`_stop`'s own pull racing with the loop thread
+    running the close it asked for, wrote to a number that may belong to
+    someone else by then, or failed with EBADF (``test_server`` failed so
+    in full runs). Pulls and the close now take one lock, and a pull after
+    the close does nothing.
+    """
+    lock = threading.Lock()
+    pull, close = trigger._physical_pull, trigger._close
+
+    def guarded_pull() -> None:
+        with lock:
+            if not trigger._closed:  # set before _close runs
+                pull()
+
+    def guarded_close() -> None:
+        with lock:
+            close()
+
+    trigger._physical_pull = guarded_pull
+    trigger._close = guarded_close
 
 
 def run_in_worker(func: Callable[[], T]) -> T:
