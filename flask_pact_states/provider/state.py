@@ -373,10 +373,3 @@ def _task_stacks(loop: asyncio.AbstractEventLoop | None) -> str:
         frames = [(f, f.f_lineno) for f in task.get_stack()]
         stacks.append("".join(traceback.StackSummary.extract(frames).format()))
     return "".join(stacks).rstrip()
-
-
-def _reraise_if_fatal(error: BaseException) -> None:
-    """Let Ctrl-C and exits through; answer everything else (``pytest.fail()``,
-    ``pytest.skip()``... raise BaseException subclasses too) with a 422."""
-    if isinstance(error, KeyboardInterrupt | SystemExit | GeneratorExit):
-        raise error
