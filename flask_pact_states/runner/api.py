@@ -34,9 +34,9 @@ from .execution import Target, app_states, end_run, execute_run, served_app
 from .options import AppFactory, Progress, VerifyOptions
 from .parallel import RunQueue, WorkerPool
 from .plan import VerificationPlan, VerifierRun, build_plan
-from .process import StderrTail, StdoutSilencer
 from .results import RunOutcome, VerificationResult, build_result
 from .server import run_in_worker, serve
+from .streams import StderrTail, StdoutSilencer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication

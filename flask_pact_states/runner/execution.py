@@ -24,8 +24,8 @@ from ..provider.journal import StateChangeRecord
 from ..provider.state import get_app_states
 from .broker import configure_broker
 from .plan import VerificationPlan, VerifierRun
-from .process import StderrTail, StdoutSilencer
 from .results import RunOutcome
+from .streams import StderrTail, StdoutSilencer
 
 #: How a panic of the verifier's Rust core is quoted, and at most how much.
 _PANIC: Final = "its Rust core panicked"

@@ -19,6 +19,8 @@ from typing import IO
 import pytest
 from verify_helpers import hand_pact, http_interaction
 
+from flask_pact_states import console
+
 APP_MODULE = '''
     """A provider app whose handlers misbehave at the process level."""
     from __future__ import annotations
@@ -49,14 +51,6 @@ APP_MODULE = '''
             pids.write(f"{os.getpid()} ")
         print("handler started", file=sys.stderr, flush=True)
         _never.wait()
-
-
-    @states.register("a patching loop")
-    def patching_loop() -> None:
-        print("handler started", file=sys.stderr, flush=True)
-        while True:  # patches on after the interrupt's undo
-            mock_db("hostile_app.DB", {"fake": True})
-            _never.wait(0.01)
 
 
     def create_app() -> Flask:
@@ -192,15 +186,39 @@ def test_cli_interrupt_keeps_the_verifier_s_report_off_stdout(
     assert "leaked semaphore" not in err
 
 
-def test_cli_interrupt_says_a_patch_is_still_in_place(tmp_path: Path) -> None:
-    interactions = [http_interaction("loop", states=["a patching loop"])]
-    pact = hand_pact(tmp_path / "web.json", interactions)
+@pytest.mark.parametrize(
+    ("left", "said"),
+    [
+        (0, "stopped the server and undid every state change."),
+        (2, "2 patch(es) are still in place, made by a state handler"),
+    ],
+)
+def test_interrupt_message_never_claims_an_undo_it_did_not_do(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    left: int,
+    said: str,
+) -> None:
+    """A handler still running after the undo (it hangs, and patches on)
+    leaves patches: the message used to say "undid every state change"
+    while counting them."""
 
-    with _flask(tmp_path, "pact-verify", str(pact)) as process:
-        _, err = _interrupt_when_started(process)
+    class Exited(Exception):
+        pass
 
-    assert "patch(es) are still in place" in err
-    assert "undid every state change" not in err
+    def exit_(status: int) -> None:
+        raise Exited(status)
+
+    monkeypatch.setattr(console, "active_patch_count", lambda: left)
+    monkeypatch.setattr(os, "_exit", exit_)
+
+    with pytest.raises(Exited):
+        console.exit_interrupted()
+
+    err = capsys.readouterr().err
+    assert said in err
+    if left:
+        assert "undid every state change" not in err
 
 
 def test_cli_replaces_output_files_whole(tmp_path: Path) -> None:

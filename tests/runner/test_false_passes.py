@@ -18,7 +18,7 @@ from verify_helpers import hand_pact, http_interaction, make_app
 from flask_pact_states import PactSourceError, PactStates
 from flask_pact_states.runner import execution
 from flask_pact_states.runner.api import verify
-from flask_pact_states.runner.process import StderrTail
+from flask_pact_states.runner.streams import StderrTail
 
 
 def test_verify_refuses_a_pact_that_needs_a_plugin(
