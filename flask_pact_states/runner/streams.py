@@ -193,25 +193,28 @@ class StderrTail:
     def _copy(cls, read_end: int, out: int) -> None:
         try:
             while chunk := os.read(read_end, 65536):
-                chunk = cls._take_marks(chunk)
+                chunk, arrived = cls._take_marks(chunk)
                 with suppress(OSError):
                     os.write(out, chunk)
                 with cls._lock:
                     cls._tail += chunk
                     del cls._tail[:-TAIL_BYTES]
                     cls._seen += len(chunk)
+                for event in arrived:  # only now: what came before is kept
+                    event.set()
         finally:
             os.close(read_end)
             os.close(out)
 
     @classmethod
-    def _take_marks(cls, chunk: bytes) -> bytes:
+    def _take_marks(cls, chunk: bytes) -> tuple[bytes, list[threading.Event]]:
+        arrived = []
         with cls._lock:
-            for mark, arrived in cls._marks.items():
+            for mark, event in cls._marks.items():
                 if mark in chunk:
                     chunk = chunk.replace(mark, b"")
-                    arrived.set()
-        return chunk
+                    arrived.append(event)
+        return chunk, arrived
 
 
 #: How much of stderr :class:`StderrTail` keeps.
