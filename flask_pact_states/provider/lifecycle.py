@@ -165,7 +165,10 @@ class Lifecycle:
             undone.
         """
         current = self._interaction
-        if current is not None and not current.finished_setup:
+        # "" (Ruby: null) is the one call of an interaction without states:
+        # it always begins one, even when the previous one never got to its
+        # request (a failed setup, then its other setups, then no request).
+        if current is not None and not current.finished_setup and state:
             self._follow(current, state)
             return current
         self.reset()

@@ -125,7 +125,8 @@ def _from_document(
     action = _action(document.get("action"))
     params = _params(document.get("params"), "params")
     if "state" in document:
-        state = document["state"]
+        # The Ruby verifiers send null for an interaction without states.
+        state = "" if document["state"] is None else document["state"]
         if not isinstance(state, str):
             msg = f"'state' must be a string, got {_json_type(state)}."
             raise MalformedStateChange(msg)
@@ -146,8 +147,8 @@ def _from_states_list(
         return [StateChange("", action, params, consumer)]
     changes = []
     for entry in states:
-        if isinstance(entry, str):  # old Ruby verifier
-            changes.append(StateChange(entry, action, params, consumer))
+        if entry is None or isinstance(entry, str):  # old Ruby verifier
+            changes.append(StateChange(entry or "", action, params, consumer))
         elif isinstance(entry, dict) and isinstance(entry.get("name"), str):
             entry_params = _params(entry.get("params"), "states[].params")
             changes.append(StateChange(entry["name"], action, entry_params, consumer))

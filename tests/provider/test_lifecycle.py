@@ -573,14 +573,25 @@ def test_consecutive_setups_belong_to_one_interaction(
 ) -> None:
     setup(client, "user 7 exists")
     setup(client, "mail is captured")
-    setup(client, "")
     assert g.seen() == {"db": "mocked", "mailer": "mocked", "cache": "real"}
     assert rec.count("before_each") == 1
     assert {record.interaction for record in states.journal(provider)} == {1}
     client.get("/ping")
     setup(client, "")
-    assert [record.interaction for record in states.journal(provider)] == [1, 1, 1, 2]
+    assert [record.interaction for record in states.journal(provider)] == [1, 1, 2]
     g.assert_restored()
+
+
+def test_a_stateless_setup_always_begins_an_interaction(
+    states: PactStates, provider: Flask, client: FlaskClient, rec: Recorder, g: Globals
+) -> None:
+    """No verifier sends "" for an interaction with states: it is always a
+    new one, even when the previous one never reached its request."""
+    setup(client, "user 7 exists")
+    setup(client, "")
+
+    assert g.seen() == ALL_REAL
+    assert [record.interaction for record in states.journal(provider)] == [1, 2]
 
 
 @pytest.mark.parametrize(
@@ -970,6 +981,30 @@ def test_patches_a_handler_makes_after_a_reset_gave_up_are_undone_when_it_return
     finally:
         gc.enable()
     assert held is not None
+
+
+@pytest.mark.parametrize(
+    "stateless_call",
+    [
+        {"action": "setup", "state": "", "params": {}},  # the Rust verifier
+        {"consumer": "Web", "state": None, "states": [None], "params": {}},  # Ruby
+    ],
+    ids=["rust", "ruby"],
+)
+def test_a_stateless_setup_undoes_the_leftovers_of_a_failed_interaction(
+    client: FlaskClient, rec: Recorder, g: Globals, stateless_call: dict[str, Any]
+) -> None:
+    """Interaction A: an unknown state fails, then the verifier still sends
+    A's second setup (and skips A's request and teardowns). Interaction B has
+    no state: its call can only mean a new interaction, so A's row is gone."""
+    assert setup(client, "nobody knows this state").status_code == 404
+    assert setup(client, "user 5 exists").status_code == 200
+    assert g.seen()["db"] == "mocked"  # A's leftover setup
+
+    assert client.post(URL, json=stateless_call).status_code == 200
+
+    assert g.seen() == ALL_REAL
+    g.assert_restored()
 
 
 # the real verifier

@@ -135,7 +135,7 @@ def test_parse_body_consumer_wins_over_query_consumer() -> None:
         ("text", {}, "must be a JSON object, got a JSON str"),
         ({"params": {}}, {}, "no 'state'"),
         ({"state": 5}, {}, "'state' must be a string, got a number"),
-        ({"state": None}, {}, "'state' must be a string, got null"),
+        ({"state": [None]}, {}, "'state' must be a string, got a list"),
         (
             {"state": "s", "params": [1]},
             {},
@@ -156,3 +156,19 @@ def test_parse_state_changes_rejects_malformed_requests(
 ) -> None:
     with pytest.raises(MalformedStateChange, match=message):
         parse(body, **query)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"consumer": "Web", "state": None, "states": [None], "params": {}},
+        {"consumer": "Web", "states": [None]},
+    ],
+)
+def test_parse_state_changes_reads_ruby_s_null_state_as_no_state(
+    document: dict[str, object],
+) -> None:
+    """The Ruby verifiers' call for an interaction without provider states."""
+    changes = parse_state_changes(json.dumps(document).encode(), {})
+
+    assert [(c.state, c.action, c.consumer) for c in changes] == [("", "setup", "Web")]
