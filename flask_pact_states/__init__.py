@@ -18,8 +18,10 @@ other exception lives in :mod:`flask_pact_states.errors`; the modules under
 from __future__ import annotations
 
 from .errors import PactSourceError, PactStatesError, VerificationSetupError
+from .provider.capture import capture
 from .provider.extension import PactStates
 from .provider.journal import StateChangeRecord
+from .provider.messages import Message
 from .provider.mocking import (
     active_patch_count,
     mock_db,
@@ -35,6 +37,7 @@ from .runner.results import InteractionResult, StateFailure, VerificationResult
 __all__ = [
     "BrokerOptions",
     "InteractionResult",
+    "Message",
     "PactSourceError",
     "PactStates",
     "PactStatesError",
@@ -45,6 +48,7 @@ __all__ = [
     "VerificationSetupError",
     "VerifyOptions",
     "active_patch_count",
+    "capture",
     "mock_db",
     "override_config",
     "patch",

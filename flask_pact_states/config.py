@@ -18,6 +18,9 @@ from .errors import ConfigError
 ENABLED: Final = "PACT_STATES_ENABLED"
 #: Path of the state-change endpoint.
 URL: Final = "PACT_STATES_URL"
+#: Path of the message endpoint: the verifier's message transport (POST
+#: ``{"description", "providerStates"}``, answered with the message).
+MESSAGE_URL: Final = "PACT_STATES_MESSAGE_URL"
 #: What an unknown state gets: ``"error"`` (a 404 answer) or ``"warn"`` (a
 #: logged warning and 200).
 MISSING: Final = "PACT_STATES_MISSING"
@@ -50,6 +53,7 @@ MISSING_MODES: Final = frozenset({"error", "warn"})
 DEFAULTS: Final[Mapping[str, Any]] = {
     ENABLED: None,
     URL: "/_pact/provider_states",
+    MESSAGE_URL: "/_pact/message",
     MISSING: "error",
     ALLOW_REMOTE: False,
     TOKEN: None,
@@ -75,6 +79,7 @@ class Settings:
     """The ``PACT_STATES_*`` values the extension reads, fixed at ``init_app``."""
 
     url: str
+    message_url: str
     missing: str
     allow_remote: bool
     token: str | None
@@ -93,12 +98,13 @@ class Settings:
         if missing not in MISSING_MODES:
             msg = f"{MISSING} must be 'error' or 'warn', got {missing!r}."
             raise ConfigError(msg)
-        url = values[URL]
-        if not isinstance(url, str) or not url.startswith("/"):
-            msg = f"{URL} must be a path starting with '/', got {url!r}."
+        url, message_url = _path(values, URL), _path(values, MESSAGE_URL)
+        if url.rstrip("/") == message_url.rstrip("/"):
+            msg = f"{URL} and {MESSAGE_URL} must differ, both are {url!r}."
             raise ConfigError(msg)
         return cls(
             url=url,
+            message_url=message_url,
             missing=missing,
             allow_remote=bool(values[ALLOW_REMOTE]),
             token=values[TOKEN] or None,
@@ -107,6 +113,14 @@ class Settings:
             provider=values[PROVIDER],
             journal_size=_positive_int(values, JOURNAL_SIZE),
         )
+
+
+def _path(values: Mapping[str, Any], key: str) -> str:
+    path = values[key]
+    if not isinstance(path, str) or not path.startswith("/"):
+        msg = f"{key} must be a path starting with '/', got {path!r}."
+        raise ConfigError(msg)
+    return path
 
 
 def _positive(values: Mapping[str, Any], key: str) -> float:

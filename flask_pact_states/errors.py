@@ -78,6 +78,14 @@ class MockTargetError(PactStatesError, LookupError):
     """
 
 
+class CaptureError(PactStatesError, AssertionError):
+    """A :func:`~flask_pact_states.capture` was read for its one call, but
+    the captured publisher was called zero or several times.
+
+    .. versionadded:: 0.1
+    """
+
+
 class PatchScopeError(PactStatesError, RuntimeError):
     """A patch was made from a thread a state handler started, after the
     interaction it belongs to ended.

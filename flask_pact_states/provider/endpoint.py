@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
 from .. import config
+from .messages import MessageAnswer, answer_message, parse_message_request
 from .state import EXTENSION_KEY, Answer, AppStates, get_app_states
 from .wire import MalformedStateChange, parse_state_changes
 
@@ -37,8 +38,9 @@ _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _TOKEN_ENVIRON_KEY = "HTTP_" + config.TOKEN_HEADER.upper().replace("-", "_")
 
 
-def create_blueprint(url: str) -> Blueprint:
-    """A blueprint with the state-change endpoint at ``url`` (trailing slash too)."""
+def create_blueprint(url: str, message_url: str | None = None) -> Blueprint:
+    """A blueprint with the state-change endpoint at ``url`` and the message
+    endpoint at ``message_url`` (trailing slashes too)."""
     blueprint = Blueprint(BLUEPRINT_NAME, __name__)
     blueprint.add_url_rule(
         url.rstrip("/") or "/",
@@ -47,6 +49,14 @@ def create_blueprint(url: str) -> Blueprint:
         methods=_METHODS,
         strict_slashes=False,
     )
+    if message_url is not None:
+        blueprint.add_url_rule(
+            message_url.rstrip("/") or "/",
+            "message",
+            message,
+            methods=_METHODS,
+            strict_slashes=False,
+        )
     return blueprint
 
 
@@ -55,6 +65,32 @@ def state_change() -> Response:
     states: AppStates = current_app.extensions[EXTENSION_KEY]
     answer = answer_state_change(states, request)
     return Response(answer_body(answer), answer.status, mimetype="application/json")
+
+
+def message() -> Response:
+    """Produce the message the verifier's message transport asks for."""
+    states: AppStates = current_app.extensions[EXTENSION_KEY]
+    answer = answer_message_request(states, request)
+    return Response(answer.body, answer.status, headers=list(answer.headers))
+
+
+def answer_message_request(states: AppStates, request: Request) -> MessageAnswer:
+    """Check, parse and answer one message request (as for state changes).
+
+    :returns: the answer, never an exception: a producer's error is a 422.
+    """
+    refused = _refusal(states, request)
+    if refused is not None:
+        return MessageAnswer.error(refused.status, refused.body)
+    try:
+        body = _read_body(request, states.settings.max_body)
+        query = request.args if request.environ.get("QUERY_STRING") else {}
+        parsed = parse_message_request(body, query)
+    except (ClientDisconnected, MalformedStateChange) as error:
+        text = str(error) or "The request body ended early."
+        states.reject(400, "malformed_request", text)
+        return MessageAnswer.error(400, {"error": "malformed_request", "message": text})
+    return answer_message(states, parsed)
 
 
 def answer_state_change(states: AppStates, request: Request) -> Answer:
@@ -85,6 +121,8 @@ class DirectStateCalls:
     ``before_request`` hooks or WSGI middleware; handlers get
     :data:`~flask.current_app` and :data:`~flask.g`, not
     :data:`~flask.request`. The checks and the answers are the endpoint's.
+    Requests to ``PACT_STATES_MESSAGE_URL`` (the verifier's message
+    transport) are answered the same way, by the message producers.
 
     The token header (``PACT_STATES_TOKEN``), which the verifier sends with
     every request, is taken off the app's own requests: only state calls
@@ -100,28 +138,47 @@ class DirectStateCalls:
         self._app = app
         self._states = get_app_states(app)
         self._direct = direct
-        path = self._states.settings.url.rstrip("/")
-        self._paths = frozenset({path or "/", path + "/"})
+        self._paths = _paths(self._states.settings.url)
+        self._message_paths = _paths(self._states.settings.message_url)
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         wsgi_app: WSGIApplication = self._app
-        if environ.get("PATH_INFO") not in self._paths:
+        path = environ.get("PATH_INFO")
+        state_call = path in self._paths
+        if not state_call and path not in self._message_paths:
             environ.pop(_TOKEN_ENVIRON_KEY, None)
             return wsgi_app(environ, start_response)
         if not self._direct:
             return wsgi_app(environ, start_response)
+        if state_call:
+            with self._app.app_context():
+                answer = answer_state_change(self._states, Request(environ))
+            body = answer_body(answer)
+            headers = [("Content-Type", "application/json")]
+            return _respond(start_response, answer.status, body, headers)
         with self._app.app_context():
-            answer = answer_state_change(self._states, Request(environ))
-        body = answer_body(answer)
-        reason = HTTP_STATUS_CODES.get(answer.status, "")
-        headers = [
-            ("Content-Type", "application/json"),
-            ("Content-Length", f"{len(body)}"),
-        ]
-        start_response(f"{answer.status} {reason}", headers)
-        return [body]
+            produced = answer_message_request(self._states, Request(environ))
+        headers = list(produced.headers)
+        return _respond(start_response, produced.status, produced.body, headers)
+
+
+def _paths(url: str) -> frozenset[str]:
+    path = url.rstrip("/")
+    return frozenset({path or "/", path + "/"})
+
+
+def _respond(
+    start_response: StartResponse,
+    status: int,
+    body: bytes,
+    headers: list[tuple[str, str]],
+) -> list[bytes]:
+    reason = HTTP_STATUS_CODES.get(status, "")
+    headers.append(("Content-Length", f"{len(body)}"))
+    start_response(f"{status} {reason}", headers)
+    return [body]
 
 
 def _apply(states: AppStates, request: Request) -> Answer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -13,6 +14,7 @@ from ..errors import (
     AlreadySetUpError,
     DuplicateIsolationError,
     PactStatesNotEnabledError,
+    StateRegistrationError,
     UnsupportedDatabaseError,
 )
 from .endpoint import BLUEPRINT_NAME, create_blueprint
@@ -50,6 +52,8 @@ class PactStates:
 
     def __init__(self, app: Flask | None = None) -> None:
         self.registry = StateRegistry()
+        #: Message producers by description: :meth:`message`.
+        self.producers = StateRegistry("message")
         self._hooks = Hooks()
         self._isolations: list[DatabaseIsolation] = []
         if app is not None:
@@ -73,6 +77,52 @@ class PactStates:
 
         def decorator(func: F) -> F:
             self.registry.add(names, func, consumer=consumer)
+            return func
+
+        return decorator
+
+    def message(
+        self, *descriptions: str, consumer: str | None = None
+    ) -> Callable[[F], F]:
+        """Decorator: the function produces the message of each interaction
+        in ``descriptions`` (message pacts' ``description``)::
+
+            @states.message("an order created event")
+            def order_created(order_id: int = 1):
+                with capture("orders.events.publish") as sent:
+                    orders.service.create_order(order_id, item="kettle")
+                return Message(sent.arguments["payload"],
+                               metadata={"topic": sent.arguments["topic"]})
+
+        Registration, lookup and binding follow :meth:`register`'s rules:
+        templates, consumer scopes, and keyword arguments from the
+        description's captures, the interaction's provider-state params and
+        the values its state handlers returned (those win). The reserved
+        ``request`` gets a synchronous message's request contents (``None``
+        for an asynchronous one). The function runs in an app context, after
+        the interaction's states are set up and before they are undone; it may
+        be ``async``. It returns the contents (dict or list as JSON, str,
+        bytes) or a :class:`~flask_pact_states.Message`.
+
+        :param descriptions: one or more message descriptions.
+        :param consumer: only produce these messages for this consumer.
+        :returns: a decorator that registers and returns the function unchanged.
+        :raises DuplicateStateError: when a description is already registered
+            in the scope.
+        :raises StateRegistrationError: for a generator function.
+
+        .. versionadded:: 0.1
+        """
+
+        def decorator(func: F) -> F:
+            if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+                msg = (
+                    f"Message producer {func.__qualname__}() is a generator; a"
+                    " producer returns the message (its patches are undone with"
+                    " the interaction anyway)."
+                )
+                raise StateRegistrationError(msg)
+            self.producers.add(descriptions, func, consumer=consumer)
             return func
 
         return decorator
@@ -153,9 +203,9 @@ class PactStates:
         config.apply_defaults(app.config)
         _check_enabled(app)
         settings = config.Settings.from_config(app.config)
-        states = AppStates(self.registry, self._hooks, settings)
+        states = AppStates(self.registry, self._hooks, settings, self.producers)
         app.extensions[EXTENSION_KEY] = states
-        app.register_blueprint(create_blueprint(settings.url))
+        app.register_blueprint(create_blueprint(settings.url, settings.message_url))
         _register_boundary_hook(app, states)
         # Undo whatever is still patched when the app goes away or Python exits.
         weakref.finalize(app, states.close)

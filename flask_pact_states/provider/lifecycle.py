@@ -78,6 +78,10 @@ class Interaction:
     setups: int = 0
     #: Set as it ends: a patch from a thread it started is refused then.
     ended: bool = False
+    #: The consumer its setups named, and the values its handlers returned:
+    #: a message producer of the interaction gets both.
+    consumer: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 class Lifecycle:
@@ -210,6 +214,7 @@ class Lifecycle:
             interaction is undone first, as the verifier skips its teardown.
         """
         interaction = self.begin_setup(state)
+        interaction.consumer = consumer or interaction.consumer
         active = _ActiveState(state, params)
         interaction.stack.callback(active.close)
         interaction.active.append(active)
@@ -220,10 +225,31 @@ class Lifecycle:
             value = run_in_scope(
                 active.stack, interaction, self._enter, match.handler, arguments
             )
-            return _check_result(match.handler, value)
+            values = _check_result(match.handler, value)
+            interaction.values.update(values)
+            return values
         except BaseException:
             self._fail(interaction)
             raise
+
+    def produce(self, run: Callable[[Interaction], Any]) -> Any:
+        """Run a message producer in the current interaction, after its
+        setups: ``run(interaction)`` calls it, and what it patches is undone
+        with the interaction. Without an interaction in setup, one begins.
+
+        :returns: what ``run`` returned, a coroutine's result awaited.
+        """
+        interaction = self._interaction
+        if interaction is None or interaction.finished_setup:
+            interaction = self.begin_setup()
+        # As a provider request does, the message ends the interaction's setup.
+        interaction.finished_setup = True
+        scope = ExitStack()
+        interaction.stack.push(scope)
+        result = run_in_scope(scope, interaction, run, interaction)
+        if asyncio.iscoroutine(result):
+            result = run_in_scope(scope, interaction, self._run_async, result)
+        return result
 
     def fail_setup(self, state: str = "") -> None:
         """A setup of ``state`` failed before any handler ran: end its

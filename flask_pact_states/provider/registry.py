@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import keyword
-import re
 from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
-from typing import Any
+from typing import Any, Final
 
 from ..errors import DuplicateStateError, StateBindingError, StateRegistrationError
+from .stubs import handler_stub
 from .templates import (
     CONVERTERS,
     RESERVED_ARGUMENTS,
@@ -53,6 +52,9 @@ __all__ = [
 ]
 
 
+_LABELS: Final = {"state": "State handler", "message": "Message producer"}
+
+
 class HandlerKind(Enum):
     """How a handler is called: its setup and, for generators, its teardown."""
 
@@ -73,6 +75,13 @@ class Handler:
     parameters: tuple[str, ...]
     required: frozenset[str]
     takes_var_keyword: bool
+    #: ``"state"`` for a state handler, ``"message"`` for a message producer.
+    kind_of_name: str = "state"
+
+    @property
+    def label(self) -> str:
+        """``State handler`` or ``Message producer``, for error messages."""
+        return _LABELS[self.kind_of_name]
 
     @cached_property  # read on every state change, for the journal
     def qualname(self) -> str:
@@ -93,7 +102,10 @@ class Handler:
 
 
 def make_handler(
-    func: Callable[..., Any], names: tuple[str, ...], consumer: str | None
+    func: Callable[..., Any],
+    names: tuple[str, ...],
+    consumer: str | None,
+    kind_of_name: str = "state",
 ) -> Handler:
     """Inspect ``func`` once so that each state change binds arguments cheaply.
 
@@ -101,7 +113,7 @@ def make_handler(
         positional-only parameters without defaults.
     """
     if not callable(func):
-        msg = f"A state handler must be callable, got {func!r}."
+        msg = f"A {_LABELS[kind_of_name].lower()} must be callable, got {func!r}."
         raise StateRegistrationError(msg)
     parameters: list[str] = []
     required: set[str] = set()
@@ -112,9 +124,9 @@ def make_handler(
         elif parameter.kind is parameter.POSITIONAL_ONLY:
             if parameter.default is parameter.empty:
                 msg = (
-                    f"State handler {func.__qualname__}() has the positional-only"
-                    f" parameter {parameter.name!r}; handlers get arguments by"
-                    " keyword, so drop the '/' or give it a default."
+                    f"{_LABELS[kind_of_name]} {func.__qualname__}() has the"
+                    f" positional-only parameter {parameter.name!r}; arguments come"
+                    " by keyword, so drop the '/' or give it a default."
                 )
                 raise StateRegistrationError(msg)
         elif parameter.kind is not parameter.VAR_POSITIONAL:
@@ -129,6 +141,7 @@ def make_handler(
         parameters=tuple(parameters),
         required=frozenset(required),
         takes_var_keyword=takes_var_keyword,
+        kind_of_name=kind_of_name,
     )
 
 
@@ -239,7 +252,10 @@ class StateRegistry:
     .. versionadded:: 0.1
     """
 
-    def __init__(self) -> None:
+    def __init__(self, kind_of_name: str = "state") -> None:
+        #: ``"state"``: names are provider states; ``"message"``: message
+        #: descriptions (the same rules apply).
+        self.kind_of_name = kind_of_name
         self._scopes: dict[str | None, _Scope] = {None: _Scope()}
         self._handlers: list[Handler] = []
 
@@ -257,8 +273,8 @@ class StateRegistry:
         :raises StateRegistrationError: for a bad name, template or signature.
         """
         names = tuple(names)
-        _check_names(names, consumer)
-        handler = make_handler(func, names, consumer)
+        _check_names(names, consumer, self.kind_of_name)
+        handler = make_handler(func, names, consumer, self.kind_of_name)
         compiled = [(name, compile_template(name)) for name in names]
         scope = self._scopes.setdefault(consumer, _Scope())
         for name, template in compiled:
@@ -303,16 +319,17 @@ class StateRegistry:
         return sum(len(scope.exact) for scope in self._scopes.values())
 
 
-def _check_names(names: tuple[str, ...], consumer: str | None) -> None:
+def _check_names(names: tuple[str, ...], consumer: str | None, kind: str) -> None:
+    noun = "state name" if kind == "state" else "message description"
     if not names:
-        msg = "register() needs at least one state name."
+        msg = f"Registering needs at least one {noun}."
         raise StateRegistrationError(msg)
     for name in names:
         if not isinstance(name, str):
-            msg = f"State names must be strings, got {name!r}."
+            msg = f"A {noun} must be a string, got {name!r}."
             raise StateRegistrationError(msg)
     if len(set(names)) != len(names):
-        msg = f"The same state name is listed twice in register{names!r}."
+        msg = f"The same {noun} is listed twice in {names!r}."
         raise DuplicateStateError(msg)
     if consumer is not None and (not isinstance(consumer, str) or not consumer):
         msg = f"consumer must be a non-empty string, got {consumer!r}."
@@ -327,7 +344,7 @@ def _check_captures_bindable(
     for capture, _ in template.converters:
         if capture not in handler.parameters:
             msg = (
-                f"State handler {handler.qualname}() has no parameter {capture!r}"
+                f"{handler.label} {handler.qualname}() has no parameter {capture!r}"
                 f" for the placeholder in {name!r}; add the parameter or **kwargs."
             )
             raise StateRegistrationError(msg)
@@ -339,9 +356,10 @@ def _duplicate_message(
     existing = scope.exact[clash].qualname
     where = f"for consumer {consumer!r}" if consumer else "without a consumer scope"
     same = "" if clash == name else f" (it matches the same states as {clash!r})"
+    noun = "State" if scope.exact[clash].kind_of_name == "state" else "Message"
     return (
-        f"State {name!r} is already registered {where} by {existing}(){same}."
-        " Register each state once, or scope one of them with consumer=..."
+        f"{noun} {name!r} is already registered {where} by {existing}(){same}."
+        f" Register each {noun.lower()} once, or scope one of them with consumer=..."
     )
 
 
@@ -351,22 +369,30 @@ def bind_arguments(
     *,
     state: str,
     consumer: str | None,
+    reserved: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build the keyword arguments for ``match.handler`` (the module's rule).
 
+    :param reserved: more reserved names and their values (a message
+        producer's ``request``); like ``params``, never passed to ``**kwargs``.
     :raises StateBindingError: when a required argument has no value.
     """
     handler = match.handler
     values = {**match.captures, **params}
     arguments: dict[str, Any] = {}
     for name in handler.parameters:
-        if name in RESERVED_ARGUMENTS:
+        if reserved and name in reserved:
+            arguments[name] = reserved[name]
+        elif name in RESERVED_ARGUMENTS:
             arguments[name] = _reserved(name, params, state, consumer)
         elif name in values:
             arguments[name] = values[name]
     if handler.takes_var_keyword:
         for name, value in values.items():
-            if name not in arguments and name not in RESERVED_ARGUMENTS:
+            if (
+                name not in arguments
+                and name not in RESERVED_ARGUMENTS | (reserved or {}).keys()
+            ):
                 arguments[name] = value
     missing = handler.required.difference(arguments)
     if missing:
@@ -387,39 +413,7 @@ def _missing_message(
 ) -> str:
     names = ", ".join(repr(name) for name in sorted(missing))
     return (
-        f"State handler {handler.qualname}() needs {names} but state {state!r}"
+        f"{handler.label} {handler.qualname}() needs {names} but {state!r}"
         f" supplied {dict(values)!r}. Give the parameter a default, or add it to"
         " the consumer's params or the state name's placeholders."
     )
-
-
-def handler_stub(state: str, params: Mapping[str, Any], consumer: str | None) -> str:
-    """Python source for a handler of ``state``, ready to paste into a module.
-
-    Each param the binding rule can pass by name becomes a parameter; when
-    any cannot (not an identifier, a keyword such as ``class``, or a
-    reserved name), the handler takes ``params``, the whole dict, as well.
-    """
-    arguments = [name for name in params if _bindable_by_name(name)]
-    if len(arguments) != len(params):
-        arguments.append("params")
-    scope = f", consumer={consumer!r}" if consumer else ""
-    return (
-        f"@states.register({state!r}{scope})\n"
-        f"def {_function_name(state)}({', '.join(arguments)}):\n"
-        f"    ...  # put the provider into this state, e.g. with mock_db()\n"
-    )
-
-
-def _bindable_by_name(name: str) -> bool:
-    return (
-        name.isidentifier()
-        and not keyword.iskeyword(name)
-        and name not in RESERVED_ARGUMENTS
-    )
-
-
-def _function_name(state: str) -> str:
-    words = re.findall(r"[a-z0-9]+", state.lower())
-    name = "_".join(words)[:60].rstrip("_") or "state"
-    return f"given_{name}"

@@ -14,7 +14,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -81,9 +82,12 @@ class AppStates:
         registry: StateRegistry,
         hooks: Hooks,
         settings: Settings,
+        producers: StateRegistry | None = None,
     ) -> None:
         #: The handlers, shared by every app of one :class:`PactStates`.
         self.registry = registry
+        #: The message producers, by description (same rules as states).
+        self.producers = producers or StateRegistry("message")
         self.settings = settings
         self.journal = Journal(settings.journal_size)
         # The hook lists are the extension's own: hooks added later apply too.
@@ -121,6 +125,17 @@ class AppStates:
         finally:
             self._running = None
             self._lock.release()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[bool]:
+        """Hold the lock state changes take (waiting at most
+        ``PACT_STATES_LOCK_TIMEOUT``); yields whether it was acquired."""
+        acquired = self._lock.acquire(timeout=self.settings.lock_timeout)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                self._lock.release()
 
     def expect(self, schedule: Iterable[Sequence[str]] | None) -> None:
         """Tell the lifecycle the states of each interaction the next verifier

@@ -186,7 +186,12 @@ def _execute_plan(
     aborted = False
     try:
         with serve(app) as base_url, states.journal.listen(collector.add):
-            target = Target(base_url, states.settings.url, states.settings.token)
+            target = Target(
+                base_url,
+                states.settings.url,
+                states.settings.token,
+                states.settings.message_url,
+            )
 
             if pool is not None:
                 pool.take_from(queue, plan)

@@ -63,11 +63,13 @@ def app_states(app: Flask) -> AppStates:
 
 @dataclass(frozen=True)
 class Target:
-    """Where the served app answers: its base URL, state path and token."""
+    """Where the served app answers: its base URL, state path, token and
+    message path."""
 
     base_url: str
     state_path: str
     token: str | None
+    message_path: str = "/_pact/message"
 
     def state_url(self, consumer: str | None) -> str:
         """The state-change URL, scoped to ``consumer`` when known."""
@@ -247,6 +249,7 @@ def _configure(
     verifier: Verifier, run: VerifierRun, plan: VerificationPlan, target: Target
 ) -> None:
     verifier.add_transport(url=target.base_url)
+    _add_message_transport(verifier, run, target)
     verifier.state_handler(target.state_url(run.consumer), teardown=True, body=True)
     verifier.set_request_timeout(round(plan.options.request_timeout * 1000))
     verifier.set_coloured_output(enabled=False)
@@ -271,6 +274,21 @@ def _configure(
             branch=plan.options.publish.branch,
             tags=list(plan.options.publish.tags),
         )
+
+
+def _add_message_transport(
+    verifier: Verifier, run: VerifierRun, target: Target
+) -> None:
+    """The verifier's message transport: the served app's message endpoint.
+
+    Always added: a broker's pacts may hold messages too, and a transport
+    an HTTP-only run never uses costs nothing.
+    """
+    port = int(target.base_url.rsplit(":", 1)[1])
+    path = target.message_path
+    if run.consumer:
+        path += f"?consumer={quote(run.consumer, safe='')}"
+    verifier.add_transport(protocol="message", port=port, path=path, scheme="http")
 
 
 @contextmanager

@@ -3,9 +3,10 @@
 No Flask and no verifier in here, so ``flask pact-states check`` and the
 runner's plan share one reading of a pact. Formats read: V2
 (``providerState``), V3 and V4 (``providerStates[].name``/``params``), V3
-message pacts (``messages``) and V4 ``interactions[].type``. Only
-``Synchronous/HTTP`` interactions can be verified against a Flask app; the
-others are listed so that the runner can say it skipped them.
+message pacts (``messages``) and V4 ``interactions[].type``. HTTP and message
+interactions (asynchronous and synchronous) are verified against a Flask app;
+the others (plugin interactions) are listed so that the runner can say it
+skipped them.
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ from ..errors import PactSourceError
 from ..provider.registry import Handler, StateRegistry, handler_stub
 from .files import read_pact_text
 
-#: The one interaction type an HTTP provider can verify.
+#: The request-response interaction type.
 HTTP_INTERACTION: Final = "Synchronous/HTTP"
+#: Message interaction types, produced by ``@states.message`` producers.
+MESSAGE_INTERACTIONS: Final = frozenset(
+    {"Asynchronous/Messages", "Synchronous/Messages"}
+)
 
 
 @dataclass(frozen=True)
@@ -49,9 +54,14 @@ class PactInteraction:
     pending: bool = False
 
     @property
+    def is_message(self) -> bool:
+        """Whether a message producer answers it (else the app's routes)."""
+        return self.type in MESSAGE_INTERACTIONS
+
+    @property
     def verifiable(self) -> bool:
-        """Whether ``flask pact-verify`` can replay it against the app."""
-        return self.type == HTTP_INTERACTION
+        """Whether ``flask pact-verify`` can verify it against the app."""
+        return self.type == HTTP_INTERACTION or self.is_message
 
 
 @dataclass(frozen=True)
@@ -72,13 +82,13 @@ class PactFile:
     plugins: tuple[str, ...] = ()
 
     @property
-    def http_interactions(self) -> tuple[PactInteraction, ...]:
-        """The interactions an HTTP provider can verify."""
+    def verifiable_interactions(self) -> tuple[PactInteraction, ...]:
+        """The HTTP and message interactions the runner verifies."""
         return tuple(i for i in self.interactions if i.verifiable)
 
     @property
     def skipped_interactions(self) -> tuple[PactInteraction, ...]:
-        """Message and plugin interactions the runner leaves out."""
+        """Plugin interactions the runner leaves out."""
         return tuple(i for i in self.interactions if not i.verifiable)
 
 
@@ -369,7 +379,7 @@ def states_used(pacts: Iterable[PactFile]) -> list[StateUse]:
     return [
         StateUse(state.name, state.params, pact.consumer, interaction.description)
         for pact in pacts
-        for interaction in pact.http_interactions
+        for interaction in pact.verifiable_interactions
         for state in interaction.states
     ]
 

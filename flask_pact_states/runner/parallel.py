@@ -317,7 +317,12 @@ def _serve_worker_app(factory: AppFactory, direct_state_calls: bool) -> None:
     # for threads that no longer run (seen with this set-up run outside a
     # pool; inside one, the pool's shutdown would wait with it).
     atexit.register(stack.close)
-    target = Target(base_url, states.settings.url, states.settings.token)
+    target = Target(
+        base_url,
+        states.settings.url,
+        states.settings.token,
+        states.settings.message_url,
+    )
     _worker.update(stack=stack, target=target, records=records, states=states)
     # For the process's life, unlike verify()'s freeze (see .heap): the
     # final collection at exit would go over every module and the app too,

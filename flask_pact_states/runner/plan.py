@@ -21,7 +21,6 @@ from ..errors import PactSourceError, VerificationSetupError
 from .broker import BrokerOptions
 from .options import VerifyOptions
 from .pacts import (
-    HTTP_INTERACTION,
     PactFile,
     PactInteraction,
     group_by_consumer,
@@ -169,7 +168,9 @@ def _local_runs(
         if consumers and consumer not in consumers:
             continue
         _refuse_plugins(pacts)
-        if chunk_size and any(len(p.http_interactions) > chunk_size for p in pacts):
+        if chunk_size and any(
+            len(p.verifiable_interactions) > chunk_size for p in pacts
+        ):
             for pact in pacts:
                 runs += _chunk_runs(plan, pact, chunk_size, workdir, notes)
             continue
@@ -276,28 +277,30 @@ def _note_skipped(pact: PactFile, notes: list[str]) -> None:
         kinds = ", ".join(sorted({i.type for i in skipped}))
         notes.append(
             f"Skipped {len(skipped)} interaction(s) of {pact.path.name} ({kinds}):"
-            " flask pact-verify verifies Synchronous/HTTP interactions only."
+            " flask pact-verify verifies HTTP and message interactions only."
         )
 
 
 def _verifiable_copy(pact: PactFile, workdir: Path, notes: list[str]) -> Path:
-    """``pact``'s path, or a copy without the interactions HTTP cannot verify."""
+    """``pact``'s path, or a copy without the interactions it cannot verify."""
     if not pact.skipped_interactions:
         return pact.path
     _note_skipped(pact, notes)
+    raw = pact.document.get("interactions", pact.document.get("messages", []))
     entries = [
         entry
-        for entry in pact.document.get("interactions", [])
-        if entry.get("type", HTTP_INTERACTION) == HTTP_INTERACTION
+        for entry, interaction in zip(raw, pact.interactions, strict=True)
+        if interaction.verifiable
     ]
     return _write_copy(pact, entries, workdir)
 
 
 def _write_copy(pact: PactFile, entries: list[Any], workdir: Path) -> Path:
-    """A copy of ``pact`` in ``workdir`` with these interactions only."""
+    """A copy of ``pact`` in ``workdir`` with these interactions only (a V3
+    message pact keeps them under ``messages``)."""
     document = dict(pact.document)
-    document.pop("messages", None)
-    document["interactions"] = entries
+    key = "interactions" if "interactions" in document else "messages"
+    document[key] = entries
     # Numbered, not by listing the directory: a listing per copy made plan
     # building quadratic in the number of chunks (20 s at 80,000 interactions).
     copy = workdir / f"{next(_COPY_NUMBERS)}-{pact.path.name}"

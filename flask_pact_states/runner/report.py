@@ -154,7 +154,8 @@ def _testcase(suite: ET.Element, provider: str, interaction: InteractionResult) 
     if interaction.pending:
         ET.SubElement(case, "skipped", message=f"pending pact: {message}")
         return
-    kind = "state" if interaction.state_failure else "mismatch"
+    cause = interaction.state_failure
+    kind = "mismatch" if cause is None else "message" if cause.is_message else "state"
     failure = ET.SubElement(case, "failure", message=message, type=kind)
     failure.text = reason
 
