@@ -129,3 +129,38 @@ def make_app(states: PactStates, **config: Any) -> Flask:
         return {"id": user_id, "name": name}, 200
 
     return app
+
+
+def publish(topic: str, payload: Any) -> None:
+    """The app's publisher seam: sends for real, so tests capture it."""
+    raise RuntimeError(f"publish({topic!r}) would reach a real broker")
+
+
+def create_order(order_id: int, item: str, *, notify: int = 1) -> None:
+    """A service function that publishes ``notify`` order created events."""
+    for _ in range(notify):
+        publish("orders", {"id": order_id, "item": item})
+
+
+def message_interaction(
+    description: str,
+    content: Any,
+    states: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    content_type: str = "application/json",
+    metadata: Mapping[str, Any] | None = None,
+    encoded: str | bool = False,
+) -> dict[str, Any]:
+    """A V4 asynchronous message interaction as a dict."""
+    return {
+        "type": "Asynchronous/Messages",
+        "description": description,
+        "providerStates": [
+            {"name": name, "params": dict(params)} for name, params in states
+        ],
+        "contents": {
+            "content": content,
+            "contentType": content_type,
+            "encoded": encoded,
+        },
+        "metadata": {"contentType": content_type, **(metadata or {})},
+    }

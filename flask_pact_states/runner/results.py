@@ -137,7 +137,8 @@ class InteractionResult:
         if failure.traceback:
             parts.append(trim_traceback(failure.traceback))
         if failure.stub:
-            parts.append("Add a handler:\n" + failure.stub.rstrip())
+            what = "producer" if failure.is_message else "handler"
+            parts.append(f"Add a {what}:\n" + failure.stub.rstrip())
         return "\n".join(parts)
 
 
