@@ -367,10 +367,10 @@ def test_verify_with_nothing_selected_does_not_pass(
     ]
 
 
-def test_verify_skips_message_interactions_with_a_note(
+def test_verify_skips_plugin_interactions_with_a_note(
     tmp_path: Path, states: PactStates
 ) -> None:
-    message = {"description": "an event", "type": "Asynchronous/Messages"}
+    message = {"description": "a grpc call", "type": "Synchronous/Plugin"}
     http = http_interaction("ping")
     http["type"] = "Synchronous/HTTP"
     pact = hand_pact(tmp_path / "p.json", [http, message], version="4.0")
@@ -380,8 +380,7 @@ def test_verify_skips_message_interactions_with_a_note(
     assert result.passed, result.report()
     assert [i.description for i in result.interactions] == ["ping"]
     assert (
-        "Skipped 1 interaction(s) of p.json (Asynchronous/Messages)"
-        in (result.notes[0])
+        "Skipped 1 interaction(s) of p.json (Synchronous/Plugin)" in (result.notes[0])
     )
 
 

@@ -64,12 +64,15 @@ def test_load_pact_reads_v2_provider_state(tmp_path: Path) -> None:
     assert pact.specification == "2.0.0"
 
 
-def test_load_pact_lists_message_interactions_as_not_verifiable(
+def test_load_pact_lists_message_interactions_as_verifiable_and_plugins_not(
     tmp_path: Path,
 ) -> None:
     message = {"description": "an event", "type": "Asynchronous/Messages"}
+    plugin = {"description": "a grpc call", "type": "Synchronous/Plugin"}
     path = hand_pact(
-        tmp_path / "v4.json", [http_interaction("a request"), message], version="4.0"
+        tmp_path / "v4.json",
+        [http_interaction("a request"), message, plugin],
+        version="4.0",
     )
     v3_messages = _write(
         tmp_path / "messages.json",
@@ -83,10 +86,13 @@ def test_load_pact_lists_message_interactions_as_not_verifiable(
     pact = load_pact(path)
     message_pact = load_pact(v3_messages)
 
-    assert [i.description for i in pact.http_interactions] == ["a request"]
-    assert [i.description for i in pact.skipped_interactions] == ["an event"]
-    assert message_pact.http_interactions == ()
-    assert message_pact.skipped_interactions[0].type == "Asynchronous/Messages"
+    assert [i.description for i in pact.verifiable_interactions] == [
+        "a request",
+        "an event",
+    ]
+    assert [i.description for i in pact.skipped_interactions] == ["a grpc call"]
+    assert message_pact.skipped_interactions == ()
+    assert message_pact.verifiable_interactions[0].type == "Asynchronous/Messages"
 
 
 def test_load_pacts_reads_files_and_directories(tmp_path: Path) -> None:

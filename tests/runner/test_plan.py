@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +48,7 @@ def test_plan_keeps_the_system_trust_store_for_tls_sources(
 
 def test_plan_chunks_large_local_pacts_in_file_order(tmp_path: Path) -> None:
     entries = [http_interaction(f"{n:02}", states=["s"]) for n in range(10)]
-    entries.insert(3, {"description": "a message", "type": "Asynchronous/Messages"})
+    entries.insert(3, {"description": "a plugin call", "type": "Synchronous/Plugin"})
     hand_pact(tmp_path / "big.json", entries[::-1], version="4.0")
     workdir = tmp_path / "work"
     workdir.mkdir()
@@ -62,6 +64,36 @@ def test_plan_chunks_large_local_pacts_in_file_order(tmp_path: Path) -> None:
     assert [run.expected for run in plan.runs] == [4, 4, 2]
     assert plan.expected == 10
     assert any("Skipped 1 interaction(s)" in note for note in plan.notes)
+
+
+def test_plan_counts_message_interactions_and_keeps_v3_message_pacts(
+    tmp_path: Path,
+) -> None:
+    entries = [http_interaction(f"{n}") for n in range(3)]
+    entries.insert(1, {"description": "an event", "type": "Asynchronous/Messages"})
+    hand_pact(tmp_path / "mixed.json", entries, version="4.0")
+    messages = [{"description": f"event {n}"} for n in range(3)]
+    (tmp_path / "v3.json").write_text(
+        json.dumps(
+            {
+                "consumer": {"name": "Mobile"},
+                "provider": {"name": "Users"},
+                "messages": messages,
+            }
+        ),
+        encoding="utf-8",
+    )
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+
+    plan = _plan([tmp_path], provider="Users", workdir=workdir, chunk_size=2)
+
+    assert plan.expected == 7
+    assert [run.expected for run in plan.runs] == [2, 2, 2, 1]
+    copies = [json.loads(run.files[0].read_text()) for run in plan.runs]
+    assert [len(copy.get("messages", ())) for copy in copies] == [0, 0, 2, 1]
+    assert all("interactions" not in copy for copy in copies[2:])
+    assert plan.notes == ()
 
 
 def test_plan_schedules_the_states_of_each_run_s_interactions(tmp_path: Path) -> None:
