@@ -361,11 +361,13 @@ def pact_states_group() -> None:
 @pact_states_group.command("list", short_help="List the registered state handlers.")
 @with_appcontext
 def list_states_command() -> None:
-    """List the registered states: name, consumer scope and handler location."""
+    """List the registered states and message producers: name, consumer
+    scope and handler location."""
     from .provider.state import get_app_states
     from .runner.report import render_handlers
 
-    click.echo(render_handlers(get_app_states().registry), nl=False)
+    states = get_app_states()
+    click.echo(render_handlers(states.registry, states.producers), nl=False)
 
 
 @pact_states_group.command("check", short_help="Check pacts' states have handlers.")
@@ -373,19 +375,23 @@ def list_states_command() -> None:
 @with_appcontext
 def check_states_command(sources: tuple[str, ...]) -> None:
     """Check, without a server or verifier, which handler answers each state
-    the pacts in SOURCE (files or directories) use.
+    the pacts in SOURCE (files or directories) use, and which producer each
+    message.
 
-    Missing handlers are printed as ready-to-paste stubs; exits 1 when any
-    state has no handler, 2 when a source is not a pact.
+    Missing handlers and producers are printed as ready-to-paste stubs;
+    exits 1 when any is missing, 2 when a source is not a pact.
     """
     from .provider.state import get_app_states
-    from .runner.pacts import check_coverage, load_pacts, states_used
+    from .runner.pacts import check_coverage, load_pacts, messages_used, states_used
     from .runner.report import render_check
 
     try:
         pacts = load_pacts(*sources)
     except PactSourceError as error:
         raise click.UsageError(str(error)) from None
-    coverage = check_coverage(states_used(pacts), get_app_states().registry)
-    click.echo(render_check(coverage, len(pacts)), nl=False)
-    click.get_current_context().exit(1 if coverage.missing else 0)
+    states = get_app_states()
+    coverage = check_coverage(states_used(pacts), states.registry)
+    producers = check_coverage(messages_used(pacts), states.producers)
+    click.echo(render_check(coverage, len(pacts), producers), nl=False)
+    missing = coverage.missing or producers.missing
+    click.get_current_context().exit(1 if missing else 0)

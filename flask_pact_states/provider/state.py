@@ -87,7 +87,7 @@ class AppStates:
         #: The handlers, shared by every app of one :class:`PactStates`.
         self.registry = registry
         #: The message producers, by description (same rules as states).
-        self.producers = producers or StateRegistry("message")
+        self.producers = StateRegistry("message") if producers is None else producers
         self.settings = settings
         self.journal = Journal(settings.journal_size)
         # The hook lists are the extension's own: hooks added later apply too.

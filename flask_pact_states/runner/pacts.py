@@ -19,6 +19,7 @@ from typing import Any, Final, NoReturn
 
 from ..errors import PactSourceError
 from ..provider.registry import Handler, StateRegistry, handler_stub
+from ..provider.stubs import producer_stub
 from .files import read_pact_text
 
 #: The request-response interaction type.
@@ -116,15 +117,18 @@ class MissingState:
     consumer: str | None
     params: Mapping[str, Any]
     descriptions: tuple[str, ...]
+    #: ``"message"`` when ``state`` is a message with no producer.
+    kind_of_name: str = "state"
 
     @property
     def stub(self) -> str:
-        """A handler to paste into the states module.
+        """A handler (or producer) to paste into the states module.
 
         Unscoped: states are usually shared by consumers, and an unscoped
         handler answers every one of them.
         """
-        return handler_stub(self.state, self.params, None)
+        stub = producer_stub if self.kind_of_name == "message" else handler_stub
+        return stub(self.state, self.params, None)
 
 
 @dataclass(frozen=True)
@@ -384,6 +388,26 @@ def states_used(pacts: Iterable[PactFile]) -> list[StateUse]:
     ]
 
 
+def messages_used(pacts: Iterable[PactFile]) -> list[StateUse]:
+    """Every message the message interactions of ``pacts`` ask a producer
+    for, as a :class:`StateUse` whose ``state`` is the description and whose
+    params are its states' params, merged.
+
+    .. versionadded:: 0.1
+    """
+    return [
+        StateUse(
+            interaction.description,
+            {k: v for state in interaction.states for k, v in state.params.items()},
+            pact.consumer,
+            interaction.description,
+        )
+        for pact in pacts
+        for interaction in pact.interactions
+        if interaction.is_message
+    ]
+
+
 def check_coverage(uses: Iterable[StateUse], registry: StateRegistry) -> Coverage:
     """Resolve each used state as the endpoint would, without running anything.
 
@@ -403,12 +427,14 @@ def check_coverage(uses: Iterable[StateUse], registry: StateRegistry) -> Coverag
         answered.append(AnsweredState(use, match.handler, match.registered_name))
     return Coverage(
         answered=tuple(answered),
-        missing=tuple(_missing(group) for group in missing.values()),
+        missing=tuple(
+            _missing(group, registry.kind_of_name) for group in missing.values()
+        ),
         unused_handlers=tuple(h for h in registry.handlers if id(h) not in used),
     )
 
 
-def _missing(uses: list[StateUse]) -> MissingState:
+def _missing(uses: list[StateUse], kind: str) -> MissingState:
     descriptions = tuple(dict.fromkeys(use.description for use in uses))
     first = uses[0]
-    return MissingState(first.state, first.consumer, first.params, descriptions)
+    return MissingState(first.state, first.consumer, first.params, descriptions, kind)

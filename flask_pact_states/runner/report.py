@@ -249,41 +249,66 @@ def _interaction_dict(interaction: InteractionResult) -> dict[str, Any]:
     }
 
 
-def render_handlers(registry: StateRegistry) -> str:
-    """``flask pact-states list``: each state name, scope and handler location."""
+def render_handlers(
+    registry: StateRegistry, producers: StateRegistry | None = None
+) -> str:
+    """``flask pact-states list``: each state name (and message description),
+    scope and handler location."""
+    lines = _handler_lines(registry)
+    if producers is not None and producers.handlers:
+        lines += ["", *_handler_lines(producers)]
+    return "\n".join(lines) + "\n"
+
+
+def _handler_lines(registry: StateRegistry) -> list[str]:
     handlers = registry.handlers
+    states = registry.kind_of_name == "state"
+    noun = "state name(s)" if states else "message description(s)"
     if not handlers:
-        return (
+        return [
             "No state handlers are registered. Add one with"
-            " @states.register('a state') in the module the app factory imports.\n"
-        )
-    lines = [f"{len(registry)} state name(s), {len(handlers)} handler(s):", ""]
+            " @states.register('a state') in the module the app factory imports."
+        ]
+    what = "handler(s)" if states else "producer(s)"
+    lines = [f"{len(registry)} {noun}, {len(handlers)} {what}:", ""]
     for handler in handlers:
         scope = f"consumer {handler.consumer!r}" if handler.consumer else "any consumer"
         for name in handler.names:
             lines.append(f"  {name!r}  ({scope})  ->  {handler.qualname}()")
         lines.append(f"      {handler.kind.value} at {handler.location}")
+    return lines
+
+
+def render_check(
+    coverage: Coverage, pact_count: int, producers: Coverage | None = None
+) -> str:
+    """``flask pact-states check``: which handler answers each state, and
+    which producer each message."""
+    lines = [f"States used by {pact_count} pact file(s):", ""]
+    answered, missing = _check_lines(coverage, lines, "handler")
+    if producers is not None and (producers.answered or producers.missing):
+        lines += ["", f"Messages of {pact_count} pact file(s):", ""]
+        more = _check_lines(producers, lines, "producer")
+        answered, missing = answered + more[0], missing + more[1]
+    lines += ["", f"{answered} answered, {missing} missing"]
     return "\n".join(lines) + "\n"
 
 
-def render_check(coverage: Coverage, pact_count: int) -> str:
-    """``flask pact-states check``: which handler answers each state."""
+def _check_lines(coverage: Coverage, lines: list[str], what: str) -> tuple[int, int]:
     answered: dict[tuple[str, str | None, str], list[str]] = {}
     for entry in coverage.answered:
         use = entry.use
         key = (use.state, use.consumer, f"{entry.handler.qualname}()")
         answered.setdefault(key, []).append(use.description)
-    lines = [f"States used by {pact_count} pact file(s):", ""]
     for (state, consumer, handler), descriptions in answered.items():
         lines.append(f"  OK       {state!r} ({consumer}: {', '.join(descriptions)})")
         lines.append(f"           -> {handler}")
     for missing in coverage.missing:
         lines.append(f"  MISSING  {describe_missing(missing)}")
     if coverage.missing:
-        lines += ["", "Add these handlers (ready to paste):", ""]
+        lines += ["", f"Add these {what}s (ready to paste):", ""]
         lines += [missing.stub for missing in coverage.missing]
     if coverage.unused_handlers:
-        lines += ["", "Handlers no pact uses:"]
+        lines += ["", f"{what.capitalize()}s no pact uses:"]
         lines += [f"  {describe_handler(h)}" for h in coverage.unused_handlers]
-    lines += ["", f"{len(answered)} answered, {len(coverage.missing)} missing"]
-    return "\n".join(lines) + "\n"
+    return len(answered), len(coverage.missing)

@@ -191,7 +191,8 @@ def test_verify_reports_a_raising_producer_fast(
     (interaction,) = result.interactions
     assert interaction.status == "failed"
     failure = interaction.state_failure
-    assert failure is not None and failure.is_message
+    assert failure is not None
+    assert failure.is_message
     reason = interaction.reason
     assert reason.startswith(
         "Producing message 'an order created event' (params {'item': 'kettle'})"
