@@ -268,6 +268,38 @@ def test_cli_check_exits_1_with_stubs_for_missing_states(
     assert failing.output.splitlines()[-1] == "1 answered, 1 missing"
 
 
+def test_cli_check_and_list_cover_message_producers(
+    runner: FlaskCliRunner, states: PactStates, tmp_path: Path
+) -> None:
+    @states.message("an order created event")
+    def order_created() -> str:
+        return "order"
+
+    events = [
+        {"type": "Asynchronous/Messages", "description": "an order created event"},
+        {"type": "Asynchronous/Messages", "description": "a refund event"},
+    ]
+    pact = hand_pact(tmp_path / "events.json", events, version="4.0")
+
+    checked = runner.invoke(pact_states_group, ["check", str(pact)])
+    listed = runner.invoke(pact_states_group, ["list"])
+
+    assert checked.exit_code == 1
+    assert "OK       'an order created event' (Web: an order created event)" in (
+        checked.output
+    )
+    assert "MISSING  'a refund event' (consumer 'Web'), used by: a refund event" in (
+        checked.output
+    )
+    assert "Add these producers (ready to paste):" in checked.output
+    assert "@states.message('a refund event')\ndef produce_a_refund_event():" in (
+        checked.output
+    )
+    assert checked.output.splitlines()[-1] == "1 answered, 1 missing"
+    assert "1 message description(s), 1 producer(s):" in listed.output
+    assert "'an order created event'  (any consumer)" in listed.output
+
+
 def test_cli_check_rejects_a_bad_source(runner: FlaskCliRunner) -> None:
     result = runner.invoke(pact_states_group, ["check", "nowhere.json"])
 
