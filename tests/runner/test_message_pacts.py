@@ -319,3 +319,98 @@ def test_verify_chunks_and_filters_mixed_pacts_and_counts_messages(
         "event 1",
         "event 2",
     ]
+
+
+_MESSAGE_APP = """
+from flask_pact_states import Message, PactStates, capture
+from verify_helpers import create_order, make_app
+
+states = PactStates()
+
+
+@states.register("order {order_id:int} exists")
+def order_exists(order_id):
+    return {"order_id": order_id}
+
+
+@states.message("order {n:int} created")
+def order_created(n, order_id):
+    with capture("verify_helpers.publish") as sent:
+        create_order(order_id, "kettle")
+    return Message(sent.arguments["payload"], metadata={"topic": "orders"})
+
+
+@states.message("a failing event {n:int}")
+def failing(n):
+    raise ConnectionError(f"outbox {n} is locked")
+
+
+def create_app():
+    return make_app(states)
+"""
+
+
+@pytest.fixture
+def message_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The import string of a provider with producers (workers import it)."""
+    import os
+    import sys
+
+    (tmp_path / "message_app.py").write_text(_MESSAGE_APP, encoding="utf-8")
+    here = os.path.dirname(os.path.dirname(__file__))  # tests/
+    monkeypatch.setattr(sys, "path", [str(tmp_path), here, *sys.path])
+    monkeypatch.delitem(sys.modules, "message_app", raising=False)
+    return "message_app:create_app"
+
+
+def _mixed(count: int) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    for n in range(count):
+        kind = n % 4
+        if kind == 0:
+            entries.append(_http(f"{n:03} ping"))
+        elif kind == 1:
+            entries.append(
+                message_interaction(
+                    f"order {n} created",
+                    {"id": n, "item": "kettle"},
+                    states=[(f"order {n} exists", {})],
+                    metadata={"topic": "orders"},
+                )
+            )
+        elif kind == 2:
+            entries.append(message_interaction(f"a failing event {n}", {"n": n}))
+        else:
+            entries.append(message_interaction(f"a missing event {n}", {"n": n}))
+    return entries
+
+
+def test_jobs_and_chunks_keep_every_message_outcome(
+    tmp_path: Path, message_app: str
+) -> None:
+    from flask_pact_states.runner.parallel import load_app
+
+    pact = hand_pact(tmp_path / "mixed.json", _mixed(16), version="4.0")
+
+    def outcomes(**options: Any) -> list[tuple[str, str, str]]:
+        app = load_app(message_app)
+        result = verify(app, pact, app_factory=message_app, **options)
+        return [
+            (i.description, i.status, i.reason.splitlines()[0] if i.reason else "")
+            for i in result.interactions
+        ]
+
+    plain = outcomes(chunk_size=0)
+    assert [status for _, status, _ in plain] == [
+        "passed",
+        "passed",
+        "failed",
+        "failed",
+    ] * 4
+    assert plain[2][2].endswith("ConnectionError: outbox 2 is locked")
+    assert (
+        plain[3][2]
+        == "No producer is registered for message 'a missing event 3' from consumer 'Web'."
+    )
+    assert outcomes(chunk_size=3) == plain
+    assert outcomes(chunk_size=3, jobs=2) == plain
