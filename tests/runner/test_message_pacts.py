@@ -409,8 +409,8 @@ def test_jobs_and_chunks_keep_every_message_outcome(
     ] * 4
     assert plain[2][2].endswith("ConnectionError: outbox 2 is locked")
     assert (
-        plain[3][2]
-        == "No producer is registered for message 'a missing event 3' from consumer 'Web'."
+        plain[3][2] == "No producer is registered for message 'a missing event 3' from"
+        " consumer 'Web'."
     )
     assert outcomes(chunk_size=3) == plain
     assert outcomes(chunk_size=3, jobs=2) == plain
