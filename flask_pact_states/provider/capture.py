@@ -32,11 +32,14 @@ def capture(target: Target, /, **configure: Any) -> Captured:
             return Message(sent.arguments["payload"],
                            metadata={"topic": sent.arguments["topic"]})
 
-    The mock is an autospec of the original, so a call with a wrong
-    signature fails as it would for real; ``configure`` sets its return
-    value and the like (``return_value=...``). Any publisher shape works: a
-    function, a Kafka producer's ``send``, boto3's ``publish``, a Celery
-    task's ``apply_async`` (``(task, "apply_async")``).
+    The stand-in checks each call against the original's signature, so a
+    call with a wrong signature fails as it would for real, and returns
+    ``return_value`` (a :class:`~unittest.mock.MagicMock` by default, as a
+    Kafka ``send`` future would be used). A method patched on a class, or
+    other ``configure`` keywords, get an autospec of the original configured
+    with them. Any publisher shape works: a function, a Kafka producer's
+    ``send``, boto3's ``publish``, a Celery task's ``apply_async``
+    (``(task, "apply_async")``).
 
     :param target: ``"myapp.events.publish"``, ``"myapp.events:publish"``
         or ``(object, "attribute")``: the name where the app looks it up.
@@ -48,14 +51,40 @@ def capture(target: Target, /, **configure: Any) -> Captured:
     """
     owner, attribute = _resolve(target)
     original = getattr(owner, attribute)
+    signature = None
     if isinstance(original, mock.NonCallableMock) or not callable(original):
         recorder: Any = mock.MagicMock(**configure)
-        signature = None
-    else:
+    elif isinstance(owner, type) or set(configure) - {"return_value"}:
+        # Called through instances, a class's function must bind self:
+        # an autospec does (and takes any configure keyword).
         recorder = mock.create_autospec(original, **configure)
         signature = _signature(original)
+    else:
+        # A tenth of an autospec's cost, which is most of a message's.
+        signature = _signature(original)
+        recorder = _Recorder(signature, configure.get("return_value", _UNSET))
     stop = _start(mock.patch.object(owner, attribute, recorder))
     return Captured(_describe(target), recorder, signature, stop)
+
+
+_UNSET: Any = object()
+
+
+class _Recorder:
+    """A stand-in that checks each call's signature and records it."""
+
+    def __init__(self, signature: inspect.Signature | None, return_value: Any) -> None:
+        self._signature = signature
+        self.return_value = return_value
+        self.call_args_list: list[Any] = []
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._signature is not None:
+            self._signature.bind(*args, **kwargs)  # TypeError, as for real
+        self.call_args_list.append(mock.call(*args, **kwargs))
+        if self.return_value is _UNSET:
+            self.return_value = mock.MagicMock(name="publish()")
+        return self.return_value
 
 
 def _signature(func: Any) -> inspect.Signature | None:

@@ -254,3 +254,21 @@ def test_direct_door_answers_messages_too(states: PactStates, app: Flask) -> Non
 
     assert statuses == ["200 OK"]
     assert b"".join(body) == b"direct"
+
+
+class _Producer:
+    def send(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+        raise RuntimeError("a real Kafka")
+
+
+def test_capture_a_method_on_a_class_or_an_instance() -> None:
+    producer = _Producer()
+    with capture((_Producer, "send")) as on_class:
+        producer.send("orders", value=b"1")
+    with capture((producer, "send"), return_value="future") as on_instance:
+        future = producer.send("orders", b"2", key=b"k")  # type: ignore[func-returns-value]
+
+    assert on_class.arguments["value"] == b"1"
+    assert on_class.arguments["self"] is producer
+    assert on_instance.arguments == {"topic": "orders", "value": b"2", "key": b"k"}
+    assert future == "future"
