@@ -414,7 +414,8 @@ def trim_traceback(text: str) -> str:
     """A traceback without the frames of flask_pact_states itself."""
     import os
 
-    package = os.path.dirname(__file__)
+    # flask_pact_states/, not runner/: the frames are in provider/.
+    package = os.path.dirname(os.path.dirname(__file__))
     lines = text.rstrip("\n").splitlines()
     if not lines or not lines[0].startswith("Traceback"):
         return text.rstrip("\n")
