@@ -12,12 +12,13 @@ interaction ends, so no state leaks into the next one.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from users_provider.app import create_app
 from users_provider.db import User
 
-from flask_pact_states import PactStates, mock_db
+from flask_pact_states import Message, PactStates, capture, mock_db
 
 FAKE_DB = "users_provider.db.FAKE_DB"
 CREATED = datetime(2016, 12, 15, 20, 16, 1, tzinfo=UTC)
@@ -62,6 +63,19 @@ def user_with_assigned_id(name: str) -> dict[str, int]:
     created = datetime(1842, 10, 1, 9, 0, tzinfo=UTC)
     mock_db(FAKE_DB, {ASSIGNED_ID: User(id=ASSIGNED_ID, name=name, created_on=created)})
     return {"user_id": ASSIGNED_ID}
+
+
+@states.message("a user created event")
+def user_created(id: int, name: str) -> Message:
+    """The event the real ``POST /users`` publishes, in state "create user 124"
+    (``id`` and ``name`` come from its params)."""
+    with capture("users_provider.events.publish") as sent:
+        response = current_app.test_client().post("/users", json={"name": name})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    topic, payload = sent.args
+    event: dict[str, Any] = payload
+    assert event["user"]["id"] == id
+    return Message(event, metadata={"topic": topic})
 
 
 def create_test_app() -> Flask:

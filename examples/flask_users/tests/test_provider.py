@@ -25,7 +25,7 @@ def test_provider_honours_the_consumer_pact() -> None:
     result = verify(create_test_app(), PACTS)
 
     assert result.passed, result.report()
-    assert len(result.interactions) == 5
+    assert len(result.interactions) == 6  # five requests and an event
     assert result.missing_states == []
     # Everything the states patched is back.
     assert db.FAKE_DB is original

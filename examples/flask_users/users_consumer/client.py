@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,6 +56,24 @@ class User:
             msg = f"The user {data!r} has a non-boolean admin flag."
             raise ValueError(msg)
         return user
+
+
+def handle_user_event(body: str | bytes | None, metadata: Mapping[str, object]) -> User:
+    """Read a ``user_created`` event from the users service's topic.
+
+    :param body: The message body (JSON).
+    :param metadata: The message metadata; ``topic`` must be ``users``.
+    :returns: The user the event is about.
+    :raises ValueError: For another topic, event or a malformed user.
+    """
+    if metadata.get("topic") != "users":
+        msg = f"Expected an event on topic 'users', got {metadata!r}."
+        raise ValueError(msg)
+    event = json.loads(body or b"null")
+    if not isinstance(event, dict) or event.get("event") != "user_created":
+        msg = f"Expected a user_created event, got {event!r}."
+        raise ValueError(msg)
+    return User.from_json(event.get("user"))
 
 
 class UserClient:

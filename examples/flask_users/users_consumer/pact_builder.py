@@ -23,7 +23,7 @@ from typing import TypeVar
 from pact import Pact, generate, match
 from pact.match.matcher import AbstractMatcher, GenericMatcher
 
-from users_consumer.client import User, UserClient
+from users_consumer.client import User, UserClient, handle_user_event
 
 T = TypeVar("T")
 
@@ -39,6 +39,8 @@ GET_UNKNOWN_USER = "a request for an unknown user"
 CREATE_USER = "a request to create user 124"
 DELETE_USER = "a request to delete user 124"
 GET_GENERATED_USER = "a request for a user by generated id"
+USER_CREATED_EVENT = "a user created event"
+"""A message: what the provider publishes when it creates user 124."""
 
 GENERATED_USER_STATE = "a user exists with a provider-assigned id"
 """Its handler must answer ``{"user_id": <int>}``; see :func:`_get_generated_user`."""
@@ -202,6 +204,37 @@ def exercise(pact: Pact, call: Callable[[UserClient], T]) -> T:
         return call(UserClient(str(server.url)))
 
 
+def build_event_pact() -> Pact:
+    """A V4 pact holding the message :data:`USER_CREATED_EVENT`, merged into
+    the same file as the HTTP interactions (a mixed V4 pact)."""
+    pact = Pact(CONSUMER, PROVIDER).with_specification("V4")
+    user = {
+        "id": match.int(124),
+        "name": "Verna Hampton",
+        "created_on": _created_on("2016-12-15T20:16:01+00:00"),
+        "admin": False,
+    }
+    (
+        pact.upon_receiving(USER_CREATED_EVENT, "Async")
+        .given("create user 124", {"id": 124, "name": "Verna Hampton"})
+        .with_body({"event": "user_created", "user": user}, content_type=_JSON)
+        .with_metadata({"topic": "users"})
+    )
+    return pact
+
+
+def verify_event_pact(pact: Pact) -> None:
+    """The consumer's side of the message: its handler reads it.
+
+    :raises pact.error.PactVerificationError: when the handler fails.
+    """
+
+    def read(body: str | bytes | None, metadata: dict[str, object]) -> None:
+        handle_user_event(body, metadata)
+
+    pact.verify(read, "Async")
+
+
 def write_pact_file(directory: Path | str) -> Path:
     """Exercise every interaction, then write the pact file into ``directory``.
 
@@ -216,7 +249,9 @@ def write_pact_file(directory: Path | str) -> Path:
         pact = build_pact(description)
         exercise(pact, _INTERACTIONS[description].call)
         pacts.append(pact)
-    write_pacts(pacts, directory)
+    events = build_event_pact()
+    verify_event_pact(events)
+    write_pacts([*pacts, events], directory)
     return Path(directory) / PACT_FILE_NAME
 
 

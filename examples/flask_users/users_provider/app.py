@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Flask, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from users_provider import db
+from users_provider import db, events
 
 users = Blueprint("users", __name__)
 
@@ -78,6 +78,9 @@ def create_user() -> ResponseReturnValue:
         admin=admin,
     )
     db.FAKE_DB[user_id] = user
+    events.publish(
+        events.USERS_TOPIC, {"event": "user_created", "user": user.to_json()}
+    )
     location = url_for("users.get_user", user_id=user_id)
     return jsonify(user.to_json()), 201, {"Location": location}
 
