@@ -1,5 +1,5 @@
-"""Run every benchmark: dispatch, plan building, verification, then database
-isolation.
+"""Run every benchmark: dispatch, plan building, verification, database
+isolation, then messages.
 
 ``python -m benchmarks [--quick] [--rounds N] [--sizes 100,1000] ...``: the
 options go to the verification benchmark (see ``python -m benchmarks.verification
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import time
 
-from . import dispatch, orders, planning, targets, verification
+from . import dispatch, messages, orders, planning, targets, verification
 
 
 def main() -> int:
@@ -27,6 +27,8 @@ def main() -> int:
     status = verification.main(sys.argv[1:])
     print("\n== Database isolation benchmark ==", flush=True)
     orders.main(["--quick"] if "--quick" in sys.argv[1:] else [])
+    print("\n== Message benchmark ==", flush=True)
+    messages.main(["--quick"] if "--quick" in sys.argv[1:] else [])
     print(f"\nAll benchmarks took {time.perf_counter() - started:.0f} s.")
     if targets.MISSED:
         print("Targets MISSED:", *targets.MISSED, sep="\n  ")

@@ -33,6 +33,8 @@ from flask import Flask
 from flask_pact_states import Message, PactStates, capture, mock_db, verify
 from flask_pact_states.runner.report import duration_seconds
 
+from . import targets
+
 #: Replaced by ``mock_db`` in the state handler.
 USERS: dict[int, dict[str, Any]] = {}
 
@@ -130,7 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1000, help="interactions")
     parser.add_argument("--rounds", type=int, default=5, help="verify() runs")
+    parser.add_argument(
+        "--quick", action="store_true", help="200 interactions, 3 rounds"
+    )
     options = parser.parse_args(argv)
+    if options.quick:
+        options.size, options.rounds = 200, 3
     app = create_app()
     with tempfile.TemporaryDirectory() as workdir:
         pacts = {kind: Path(workdir) / f"{kind}.json" for kind in _KINDS}
@@ -171,6 +178,8 @@ def _print_mixed(options: argparse.Namespace, rounds: list[dict[str, float]]) ->
             f" | {ratios[number - 1]:.3f}x | {r['wall']:.2f} s |"
         )
     print(f"median ratio message/HTTP (side by side): {statistics.median(ratios):.3f}x")
+    name = f"message / HTTP interaction, same states, side by side at {options.size}"
+    print(targets.at_most(name, statistics.median(ratios), 1.2))
 
 
 if __name__ == "__main__":
