@@ -34,6 +34,8 @@ class StateChangeRecord:
     #: Number of the interaction (per app, from 1) the call belonged to; 0 when
     #: it was rejected before reaching the lifecycle.
     interaction: int
+    #: ``setup``, ``teardown``, or ``message`` for a message production
+    #: (``state`` is then the message's description, ``params`` its states').
     action: str
     state: str
     consumer: str | None

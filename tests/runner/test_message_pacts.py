@@ -176,8 +176,11 @@ def test_verify_v3_message_pact_written_by_pact_python(
 def test_verify_reports_a_raising_producer_fast(
     tmp_path: Path, states: PactStates
 ) -> None:
+    calls: list[int] = []
+
     @states.message("an order created event")
     def order_created() -> Message:
+        calls.append(1)
         raise ConnectionError("the outbox table is locked")
 
     pact = hand_pact(tmp_path / "p.json", [ORDER_EVENT], version="4.0")
@@ -190,6 +193,7 @@ def test_verify_reports_a_raising_producer_fast(
 
     (interaction,) = result.interactions
     assert interaction.status == "failed"
+    assert calls == [1]  # a 4xx answer: the verifier never retried it
     failure = interaction.state_failure
     assert failure is not None
     assert failure.is_message
