@@ -125,10 +125,10 @@ class DirectStateCalls:
     transport) are answered the same way, by the message producers.
 
     The token header (``PACT_STATES_TOKEN``), which the verifier sends with
-    every request, is taken off the app's own requests: only state calls
-    may carry it.
+    every request, is taken off the app's own requests: only state and
+    message calls may carry it.
 
-    :param direct: ``False`` sends state calls through the app too.
+    :param direct: ``False`` sends state and message calls through the app too.
 
     .. versionadded:: 0.1
     """
