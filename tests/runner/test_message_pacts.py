@@ -418,3 +418,21 @@ def test_jobs_and_chunks_keep_every_message_outcome(
     )
     assert outcomes(chunk_size=3) == plain
     assert outcomes(chunk_size=3, jobs=2) == plain
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "through-the-app"])
+def test_verify_messages_with_a_token_through_either_door(
+    tmp_path: Path, states: PactStates, direct: bool
+) -> None:
+    @states.message("an event")
+    def event() -> dict[str, int]:
+        return {"n": 1}
+
+    entries = [_http("ping"), message_interaction("an event", {"n": 1})]
+    pact = hand_pact(tmp_path / "p.json", entries, version="4.0")
+    app = make_app(states, PACT_STATES_TOKEN="s3cret")
+
+    result = verify(app, pact, direct_state_calls=direct)
+
+    assert result.passed, result.report()
+    assert len(result.interactions) == 2
