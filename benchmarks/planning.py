@@ -4,7 +4,8 @@ Builds the plan of one local pact of N interactions, chunked as the runner
 chunks it (20 per run), and prints the time per size and per 1,000
 interactions: linear building keeps that second column flat. Listing the
 work directory once per chunk copy made it quadratic (80,000 interactions:
-20 s on the machine the issue was measured on, 10.9 s here; now 2.5 s).
+20 s on the machine the issue was measured on, 13.1 s here; now 2.6 s,
+and 320,000 take 7.3 s; benchmarks/RESULTS.md has the table).
 
 Run with ``python -m benchmarks.planning [--sizes 20000,80000]``.
 """

@@ -71,8 +71,11 @@ def verify(
     is always shut down and every state undone before this returns (or
     raises, Ctrl-C included). While the verifier runs, file descriptor 1
     points at /dev/null (the verifier prints its own report there): log,
-    rather than print, from handlers. Process-wide changes are listed in
-    :mod:`.process`; each is undone when this returns.
+    rather than print, from handlers; file descriptor 2 goes through a pipe
+    that passes it on (the report quotes what the verifier panicked with);
+    ``os._exit(0)`` exits with 1. Process-wide changes are listed in
+    :mod:`.process`; each is undone when this returns. A second call for the
+    same app while one runs is refused.
 
     :param app: an app with :class:`~flask_pact_states.PactStates` set up.
     :param sources: pact files, directories of them, and ``http(s)://`` URLs.

@@ -244,3 +244,24 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_cli_hung_handler_ends_the_run_with_its_name(tmp_path: Path, jobs: str) -> None:
+    """Every wait is bounded, in --jobs workers too: the run ends, exit 1,
+    naming the handler that hangs (it hung for ever before)."""
+    interactions = [
+        http_interaction(f"stuck {n}", states=["a stuck database"]) for n in range(2)
+    ]
+    pact = hand_pact(tmp_path / "web.json", interactions)
+    arguments = ("pact-verify", str(pact), "--jobs", jobs, "--chunk-size", "1")
+
+    with _flask(tmp_path, *arguments, "--request-timeout", "1") as process:
+        try:
+            out, err = process.communicate(timeout=90)
+        finally:
+            process.kill()
+
+    assert process.returncode == 1, err
+    assert "stuck() was still running" in out
+    assert "_never.wait()" in out
