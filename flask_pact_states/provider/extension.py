@@ -5,14 +5,16 @@ from __future__ import annotations
 import inspect
 import weakref
 from collections.abc import Callable, Iterable
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from flask import Flask, request, request_started
+from flask import Flask, has_app_context, request, request_started
 
 from .. import config
 from ..errors import (
     AlreadySetUpError,
     DuplicateIsolationError,
+    NotSetUpError,
     PactStatesNotEnabledError,
     StateRegistrationError,
     UnsupportedDatabaseError,
@@ -56,6 +58,9 @@ class PactStates:
         self.producers = StateRegistry("message")
         self._hooks = Hooks()
         self._isolations: list[DatabaseIsolation] = []
+        # Weak: the extension never keeps an app alive (Flask's extension
+        # guide); only to find the one app outside an app context.
+        self._apps: weakref.WeakSet[Flask] = weakref.WeakSet()
         if app is not None:
             self.init_app(app)
 
@@ -205,24 +210,58 @@ class PactStates:
         settings = config.Settings.from_config(app.config)
         states = AppStates(self.registry, self._hooks, settings, self.producers)
         app.extensions[EXTENSION_KEY] = states
+        self._apps.add(app)
         app.register_blueprint(create_blueprint(settings.url, settings.message_url))
         _register_boundary_hook(app, states)
         # Undo whatever is still patched when the app goes away or Python exits.
         weakref.finalize(app, states.close)
 
+    def register_module(
+        self, module: ModuleType, *, consumer: str | None = None
+    ) -> None:
+        """Register each public function defined in ``module`` for the state
+        its name spells, ``_`` read as a space (``user_exists`` answers
+        "user exists"), as pact-state-provider named them.
+
+        Only ``module`` is read, once, now; names it imports from elsewhere
+        and names starting with ``_`` are left out.
+
+        :raises DuplicateStateError: when a name is already registered.
+        """
+        for name, func in vars(module).items():
+            if name.startswith("_") or not inspect.isfunction(func):
+                continue
+            if func.__module__ == module.__name__:
+                self.registry.add([name.replace("_", " ")], func, consumer=consumer)
+
     def reset(self, app: Flask | None = None) -> None:
         """Undo everything the current interaction of ``app`` set up.
 
-        :param app: defaults to :data:`flask.current_app`.
+        :param app: defaults to :data:`flask.current_app`, then to the one app
+            this object is set up on.
         """
-        get_app_states(app).reset()
+        self._states_of(app).reset()
 
     def journal(self, app: Flask | None = None) -> list[StateChangeRecord]:
-        """The state changes ``app`` kept, oldest first.
+        """The state changes ``app`` kept, oldest first (``app`` as for
+        :meth:`reset`).
 
         At most ``PACT_STATES_JOURNAL_SIZE`` of them.
         """
-        return list(get_app_states(app).journal)
+        return list(self._states_of(app).journal)
+
+    def _states_of(self, app: Flask | None) -> AppStates:
+        if app is not None or has_app_context():
+            return get_app_states(app)
+        apps = list(self._apps)
+        if len(apps) == 1:
+            return get_app_states(apps[0])
+        which = "no app" if not apps else f"{len(apps)} apps"
+        msg = (
+            f"This PactStates is set up on {which}, and there is no app context:"
+            " pass the app, e.g. states.reset(app)."
+        )
+        raise NotSetUpError(msg)
 
 
 def _new_isolation(

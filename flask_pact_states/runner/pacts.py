@@ -119,6 +119,8 @@ class MissingState:
     descriptions: tuple[str, ...]
     #: ``"message"`` when ``state`` is a message with no producer.
     kind_of_name: str = "state"
+    #: Registered names that look like ``state``, best first.
+    close_matches: tuple[str, ...] = ()
 
     @property
     def stub(self) -> str:
@@ -427,14 +429,19 @@ def check_coverage(uses: Iterable[StateUse], registry: StateRegistry) -> Coverag
         answered.append(AnsweredState(use, match.handler, match.registered_name))
     return Coverage(
         answered=tuple(answered),
-        missing=tuple(
-            _missing(group, registry.kind_of_name) for group in missing.values()
-        ),
+        missing=tuple(_missing(group, registry) for group in missing.values()),
         unused_handlers=tuple(h for h in registry.handlers if id(h) not in used),
     )
 
 
-def _missing(uses: list[StateUse], kind: str) -> MissingState:
+def _missing(uses: list[StateUse], registry: StateRegistry) -> MissingState:
     descriptions = tuple(dict.fromkeys(use.description for use in uses))
     first = uses[0]
-    return MissingState(first.state, first.consumer, first.params, descriptions, kind)
+    return MissingState(
+        first.state,
+        first.consumer,
+        first.params,
+        descriptions,
+        registry.kind_of_name,
+        tuple(registry.close_matches(first.state, first.consumer)),
+    )

@@ -104,9 +104,12 @@ def _coverage(result: VerificationResult) -> list[str]:
 
 
 def describe_missing(missing: MissingState) -> str:
-    """``'state' (consumer 'C'), used by: a, b``."""
+    """``'state' (consumer 'C'), used by: a, b; did you mean 'x'?``."""
     consumer = f" (consumer {missing.consumer!r})" if missing.consumer else ""
-    return f"{missing.state!r}{consumer}, used by: {', '.join(missing.descriptions)}"
+    used = f"{missing.state!r}{consumer}, used by: {', '.join(missing.descriptions)}"
+    if not missing.close_matches:
+        return used
+    return f"{used}; did you mean {' or '.join(map(repr, missing.close_matches))}?"
 
 
 def describe_handler(handler: Handler) -> str:

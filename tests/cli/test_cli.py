@@ -469,3 +469,16 @@ def test_cli_verify_refuses_a_directory_of_another_provider_s_pacts(
 
     assert result.exit_code == 2
     assert "None of the 1 pact file(s) is for provider 'Users'" in result.output
+
+
+def test_cli_check_says_which_registered_state_a_missing_one_resembles(
+    runner: FlaskCliRunner, pact: Path, tmp_path: Path
+) -> None:
+    typo = hand_pact(
+        tmp_path / "typo.json", [http_interaction("me", states=["a usr exists"])]
+    )
+
+    result = runner.invoke(pact_states_group, ["check", str(typo)])
+
+    assert result.exit_code == 1
+    assert "used by: me; did you mean 'a user exists'?" in result.output

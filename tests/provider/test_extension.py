@@ -9,7 +9,11 @@ from flask import Flask, request
 
 from flask_pact_states import PactStates
 from flask_pact_states.config import DEFAULTS
-from flask_pact_states.errors import PactStatesNotEnabledError
+from flask_pact_states.errors import (
+    DuplicateStateError,
+    NotSetUpError,
+    PactStatesNotEnabledError,
+)
 from flask_pact_states.provider.state import get_app_states
 
 
@@ -147,3 +151,62 @@ def test_provider_request_answered_by_app_hook_still_ends_interaction() -> None:
     client.post("/_pact/provider_states", json={"state": "b"})
     assert undone == ["a"]
     get_app_states(app).close()
+
+
+def test_reset_and_journal_use_the_one_app_outside_an_app_context() -> None:
+    states = PactStates()
+    seen: list[str] = []
+
+    @states.register("a user exists")
+    def user_exists() -> Iterator[None]:
+        yield
+        seen.append("undone")
+
+    app = Flask("only")
+    app.testing = True
+    states.init_app(app)
+    app.test_client().post("/_pact/provider_states", json={"state": "a user exists"})
+
+    states.reset()
+
+    assert seen == ["undone"]
+    assert [record.state for record in states.journal()] == ["a user exists"]
+    get_app_states(app).close()
+
+
+def test_reset_outside_an_app_context_with_two_apps_asks_for_the_app() -> None:
+    states = PactStates()
+    apps = [Flask("first"), Flask("second")]
+    for app in apps:
+        app.testing = True
+        states.init_app(app)
+
+    with pytest.raises(NotSetUpError, match=r"set up on 2 apps.*states\.reset\(app\)"):
+        states.reset()
+    with pytest.raises(NotSetUpError, match="set up on no app"):
+        PactStates().journal()
+    for app in apps:
+        get_app_states(app).close()
+
+
+def test_register_module_registers_its_public_functions_by_name() -> None:
+    import types
+
+    module = types.ModuleType("legacy_states")
+    exec(
+        "from os.path import join\n"
+        "def user_exists(): return {'id': 1}\n"
+        "def no_orders_for_customer(customer=None): pass\n"
+        "def _helper(): pass\n",
+        module.__dict__,
+    )
+    states = PactStates()
+
+    states.register_module(module)
+
+    assert sorted(states.registry.known_names()) == [
+        "no orders for customer",
+        "user exists",
+    ]
+    with pytest.raises(DuplicateStateError, match="'user exists' is already"):
+        states.register_module(module)

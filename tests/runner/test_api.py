@@ -162,6 +162,22 @@ def test_verify_reports_a_missing_state_with_a_stub(
     assert "   def given_a_cart_exists(items):\n" in report
 
 
+def test_verify_reports_close_matches_of_a_missing_state(
+    tmp_path: Path, states: PactStates
+) -> None:
+    @states.register("a user exists")
+    def user_exists() -> None: ...
+
+    pact = hand_pact(
+        tmp_path / "p.json", [http_interaction("x", states=["a usr exists"])]
+    )
+
+    result = verify(make_app(states), pact)
+
+    assert result.missing_states[0].close_matches == ("a user exists",)
+    assert "used by: x; did you mean 'a user exists'?" in result.report()
+
+
 def test_verify_scopes_local_pacts_by_consumer(
     tmp_path: Path, states: PactStates
 ) -> None:
