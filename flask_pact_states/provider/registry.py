@@ -339,13 +339,15 @@ def _check_names(names: tuple[str, ...], consumer: str | None, kind: str) -> Non
 def _check_captures_bindable(
     handler: Handler, name: str, template: Template | None
 ) -> None:
-    if template is None or handler.takes_var_keyword:
+    # ``params`` receives every capture too (merged under the state's params).
+    if template is None or handler.takes_var_keyword or "params" in handler.parameters:
         return
     for capture, _ in template.converters:
         if capture not in handler.parameters:
             msg = (
                 f"{handler.label} {handler.qualname}() has no parameter {capture!r}"
-                f" for the placeholder in {name!r}; add the parameter or **kwargs."
+                f" for the placeholder in {name!r}; add the parameter, params or"
+                " **kwargs."
             )
             raise StateRegistrationError(msg)
 
@@ -384,7 +386,7 @@ def bind_arguments(
         if reserved and name in reserved:
             arguments[name] = reserved[name]
         elif name in RESERVED_ARGUMENTS:
-            arguments[name] = _reserved(name, params, state, consumer)
+            arguments[name] = _reserved(name, values, state, consumer)
         elif name in values:
             arguments[name] = values[name]
     if handler.takes_var_keyword:
@@ -401,10 +403,10 @@ def bind_arguments(
 
 
 def _reserved(
-    name: str, params: Mapping[str, Any], state: str, consumer: str | None
+    name: str, values: Mapping[str, Any], state: str, consumer: str | None
 ) -> Any:
-    if name == "params":
-        return dict(params)
+    if name == "params":  # the captures, with the state's params over them
+        return dict(values)
     return state if name == "state" else consumer
 
 

@@ -394,3 +394,34 @@ def test_resolve_among_many_templates_finds_the_right_one() -> None:
     assert found is not None
     assert found.registered_name == "thing 321 with {x:int} items"
     assert found.captures == {"x": 7}
+
+
+@pytest.mark.parametrize(
+    ("state", "params", "received"),
+    [
+        ("an order with ID 7 exists", {}, {"id": "7"}),
+        ("an order with ID 7 exists", {"id": 7, "x": 1}, {"id": 7, "x": 1}),
+    ],
+)
+def test_params_receives_the_captures_under_the_state_s_params(
+    state: str, params: dict[str, Any], received: dict[str, Any]
+) -> None:
+    """PactNet-style names: the id in the name, in params, or both."""
+    registry = StateRegistry()
+
+    def order_exists(params: dict[str, Any]) -> None: ...
+
+    registry.add(["an order with ID {id} exists"], order_exists)
+    match = registry.resolve(state)
+    assert match is not None
+
+    arguments = bind_arguments(match, params, state=state, consumer=None)
+
+    assert arguments == {"params": received}
+
+
+def test_template_capture_reaching_no_parameter_is_refused() -> None:
+    def no_room(other: int = 0) -> None: ...
+
+    with pytest.raises(StateRegistrationError, match="no parameter 'id'.*params"):
+        StateRegistry().add(["an order with ID {id} exists"], no_room)
