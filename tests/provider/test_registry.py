@@ -423,5 +423,5 @@ def test_params_receives_the_captures_under_the_state_s_params(
 def test_template_capture_reaching_no_parameter_is_refused() -> None:
     def no_room(other: int = 0) -> None: ...
 
-    with pytest.raises(StateRegistrationError, match="no parameter 'id'.*params"):
+    with pytest.raises(StateRegistrationError, match=r"no parameter 'id'.*params"):
         StateRegistry().add(["an order with ID {id} exists"], no_room)
