@@ -141,6 +141,9 @@ class PactJsonFile(pytest.File):
     """A pact file: one collector per consumer (one, for a pact file)."""
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
+        plugin = self.config.pluginmanager.get_plugin(_PLUGIN_NAME)
+        if isinstance(plugin, _PactItems):
+            plugin.collected.add(self.path.resolve())
         try:
             pact = load_pact(self.path)
         except PactStatesError as error:
@@ -205,6 +208,8 @@ class _PactItems:
         self.shard = shard
         self.options = VerifyOptions(sources=tuple(sources), app_factory=app)
         self._verifier = ChunkVerifier(self.options, lambda: _load_app(app))
+        #: Pact files collected so far (by pytest's own walk, or added).
+        self.collected: set[Path] = set()
         self._chunks: dict[str, list[PactInteractionItem]] = {}
         self._outcomes: dict[str, ItemOutcome] = {}
 
@@ -218,9 +223,8 @@ class _PactItems:
             self.config.getoption("pact_sources")
         ):
             return
-        seen = {item.path for item in items if isinstance(item, PactInteractionItem)}
         for source in _ordered_files(self.sources):
-            if source not in seen:
+            if source not in self.collected:
                 node = PactJsonFile.from_parent(session, path=source)
                 items.extend(session.genitems(node))
 
@@ -284,13 +288,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     class ChunkScheduling(LoadScopeScheduling):
         """Chunks of interactions as work units; every other test alone."""
 
-        _groups: dict[str, str]
-
-        def schedule(self) -> None:
-            self._groups = chunk_groups(self.collection or (), size)
-            super().schedule()
+        _groups: dict[str, str] | None = None
 
         def _split_scope(self, nodeid: str) -> str:
+            # Called for each node id once schedule() has set the collection.
+            if self._groups is None:
+                self._groups = chunk_groups(self.collection or (), size)
             return self._groups.get(nodeid, nodeid)
 
     return ChunkScheduling(config, log)
