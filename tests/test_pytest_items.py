@@ -61,13 +61,12 @@ def create_test_app():
 #: Counts verifier runs and verified interactions, per process.
 CONFTEST = """
 import json
-import os
 from pathlib import Path
 
-import flask_pact_states.runner.api as api
+from flask_pact_states.runner import items
 
 RUNS = []
-_verify = api.verify
+_verify = items._ServedApp.verify
 
 
 def counting(*args, **kwargs):
@@ -76,13 +75,13 @@ def counting(*args, **kwargs):
     return result
 
 
-api.verify = counting
+items._ServedApp.verify = counting
 
 
 def pytest_sessionfinish(session):
     import shop
 
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
     counts = {"runs": RUNS, "built": len(shop.BUILT)}
     Path(session.config.rootpath, f"counts-{worker}.json").write_text(
         json.dumps(counts)

@@ -16,15 +16,24 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PactStatesError
+from ..provider.journal import StateChangeRecord
+from . import process
+from .execution import Target, app_states, execute_run, served_app
 from .options import VerifyOptions
 from .pacts import PactFile, PactState, load_pact
+from .plan import VerificationPlan, VerifierRun, build_plan
+from .process import StdoutSilencer
 from .report import title
+from .results import RunOutcome, build_result
+from .server import run_in_worker, serve
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -53,6 +62,8 @@ class ItemSpec:
     key: str | None = None
     #: Whether another interaction of the pact has the same description.
     repeated: bool = False
+    #: The pact's parsed document (shared by its items), for chunk copies.
+    document: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -94,6 +105,7 @@ def item_specs(pact: PactFile) -> list[ItemSpec]:
                 pending=interaction.pending,
                 key=key if isinstance(key, str) and key else None,
                 repeated=counts[interaction.description] > 1,
+                document=pact.document,
             )
         )
     return specs
@@ -140,7 +152,8 @@ class ItemOutcome:
 
 
 class ChunkVerifier:
-    """Verifies chunks of items against one app, built on first use.
+    """Verifies chunks of items against one app, built and served on first
+    use and kept up until :meth:`close`.
 
     :param options: the session's options (filters and sources aside).
     :param load_app: builds the app; called once.
@@ -149,17 +162,15 @@ class ChunkVerifier:
     def __init__(self, options: VerifyOptions, load_app: Callable[[], Flask]) -> None:
         self._options = options
         self._load_app = load_app
-        self._app: Flask | None = None
+        self._served: _ServedApp | None = None
         self._workdir = tempfile.TemporaryDirectory(prefix="pact-items-")
+        self._copies = 0
 
     def verify(self, chunk: Sequence[ItemSpec]) -> list[ItemOutcome]:
         """Verify ``chunk`` (one pact file's items) in one verifier run."""
-        from .api import verify
-
-        copy = self._write_copy(chunk)
         options = replace(
             self._options,
-            sources=(copy,),
+            sources=(self._write_copy(chunk),),
             consumers=(),
             description=None,
             state=None,
@@ -170,29 +181,85 @@ class ChunkVerifier:
             progress=None,
         )
         try:
-            if self._app is None:
-                self._app = self._load_app()
-            result = verify(self._app, options=options)
+            if self._served is None:
+                self._served = _ServedApp(self._load_app(), self._options)
+            result = self._served.verify(options, Path(self._workdir.name))
         except PactStatesError as error:
             return [ItemOutcome(False, f"{type(error).__name__}: {error}")] * len(chunk)
         return match_results(chunk, result)
 
     def close(self) -> None:
-        self._workdir.cleanup()
-        if self._app is not None:
-            from ..provider.state import get_app_states
-
-            get_app_states(self._app).close()
+        """Stop the server, undo every state, remove the pact copies."""
+        try:
+            if self._served is not None:
+                self._served.close()
+        finally:
+            self._workdir.cleanup()
 
     def _write_copy(self, chunk: Sequence[ItemSpec]) -> Path:
-        pact = load_pact(chunk[0].path)
-        raw: list[Any] = list(pact.document.get("interactions", []))
-        document = dict(pact.document)
+        """A copy of the chunk's pact with the chunk's interactions only."""
+        first = chunk[0]
+        source = first.document or load_pact(first.path).document
+        raw: list[Any] = list(source.get("interactions", []))
+        document = dict(source)
         document["interactions"] = [raw[spec.index] for spec in chunk]
-        workdir = Path(self._workdir.name)
-        copy = workdir / f"{len(list(workdir.iterdir()))}-{pact.path.name}"
+        self._copies += 1
+        copy = Path(self._workdir.name) / f"{self._copies}-{first.path.name}"
         copy.write_text(json.dumps(document), encoding="utf-8")
         return copy
+
+
+class _ServedApp:
+    """An app served on 127.0.0.1 for many verifications, one at a time.
+
+    What :func:`~.api.verify` does per call, with the server and the journal
+    listener kept up between calls; the process-wide changes of
+    :mod:`.process` are made for each verification only.
+    """
+
+    def __init__(self, app: Flask, options: VerifyOptions) -> None:
+        self._app = app
+        self._states = app_states(app)
+        self._stack = ExitStack()
+        self._records: list[StateChangeRecord] = []
+        direct = options.for_app(app.config).direct_state_calls
+        base_url = self._stack.enter_context(
+            serve(served_app(app, direct_state_calls=bool(direct)))
+        )
+        self._stack.enter_context(self._states.journal.listen(self._records.append))
+        settings = self._states.settings
+        self._target = Target(base_url, settings.url, settings.token)
+        self._silencer = StdoutSilencer()
+
+    def verify(self, options: VerifyOptions, workdir: Path) -> VerificationResult:
+        options = options.for_app(self._app.config)
+        plan = build_plan(options, provider=options.provider, workdir=workdir)
+        trust = bool(options.minimal_trust_store) and not plan.needs_tls
+        outcomes = []
+        with process.verification_environment(trust_store_minimal=trust):
+            try:
+                for run in plan.runs:
+                    self._states.expect(run.schedule)
+                    outcomes.append(run_in_worker(partial(self._execute, run, plan)))
+            finally:
+                self._states.reset()
+        return build_result(plan, outcomes, self._states.registry)
+
+    def _execute(self, run: VerifierRun, plan: VerificationPlan) -> RunOutcome:
+        def fresh() -> list[StateChangeRecord]:
+            self._records.clear()
+            return self._records
+
+        outcome = execute_run(run, plan, self._target, self._silencer, fresh)
+        return replace(outcome, records=list(self._records))
+
+    def close(self) -> None:
+        try:
+            self._states.reset()
+            self._stack.close()
+        finally:
+            self._silencer.close()
+            self._states.close()
 
 
 def match_results(
