@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING, Any
 from ..errors import PactStatesError
 from ..provider.journal import StateChangeRecord
 from . import process
-from .execution import Target, app_states, execute_run, served_app
+from .execution import Target, app_states, end_run, execute_run, served_app
 from .options import VerifyOptions
 from .pacts import PactFile, PactState, load_pact
 from .plan import VerificationPlan, VerifierRun, build_plan
-from .process import StdoutSilencer
 from .report import title
 from .results import RunOutcome, build_result
 from .server import run_in_worker, serve
+from .streams import StdoutSilencer
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -86,7 +86,7 @@ class ItemSpec:
 
 def item_specs(pact: PactFile) -> list[ItemSpec]:
     """The items of ``pact``: its verifiable interactions, in file order."""
-    raw = pact.document.get("interactions", [])
+    raw = pact.document.get("interactions", pact.document.get("messages", []))
     counts: dict[str, int] = {}
     for interaction in pact.interactions:
         counts[interaction.description] = counts.get(interaction.description, 0) + 1
@@ -200,9 +200,10 @@ class ChunkVerifier:
         """A copy of the chunk's pact with the chunk's interactions only."""
         first = chunk[0]
         source = first.document or load_pact(first.path).document
-        raw: list[Any] = list(source.get("interactions", []))
+        key = "interactions" if "interactions" in source else "messages"
+        raw: list[Any] = list(source.get(key, []))
         document = dict(source)
-        document["interactions"] = [raw[spec.index] for spec in chunk]
+        document[key] = [raw[spec.index] for spec in chunk]
         self._copies += 1
         copy = Path(self._workdir.name) / f"{self._copies}-{first.path.name}"
         copy.write_text(json.dumps(document), encoding="utf-8")
@@ -228,7 +229,9 @@ class _ServedApp:
         )
         self._stack.enter_context(self._states.journal.listen(self._records.append))
         settings = self._states.settings
-        self._target = Target(base_url, settings.url, settings.token)
+        self._target = Target(
+            base_url, settings.url, settings.token, settings.message_url
+        )
         self._silencer = StdoutSilencer()
 
     def verify(self, options: VerifyOptions, workdir: Path) -> VerificationResult:
@@ -251,6 +254,7 @@ class _ServedApp:
             return self._records
 
         outcome = execute_run(run, plan, self._target, self._silencer, fresh)
+        outcome = end_run(self._states, outcome)
         return replace(outcome, records=list(self._records))
 
     def close(self) -> None:

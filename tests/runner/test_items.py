@@ -75,8 +75,8 @@ def test_item_specs_name_repeated_descriptions_by_key_or_position() -> None:
 
     specs = item_specs(parse_pact(document, Path("p.json")))
 
-    assert [s.name for s in specs] == ["get[k1]", "get[#2]", "a: :b"]
-    assert specs[2].keywords == ["Web", "user 1 exists", "id=1"]
+    assert [s.name for s in specs] == ["get[k1]", "get[#2]", "an event", "a: :b"]
+    assert specs[3].keywords == ["Web", "user 1 exists", "id=1"]
 
 
 def test_match_results_pairs_by_description_in_order() -> None:
