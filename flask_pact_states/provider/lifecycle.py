@@ -22,25 +22,20 @@ of its run has (:meth:`Lifecycle.expect`): then they are known, and skipped.
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import json
 from collections import deque
 from collections.abc import (
-    AsyncGenerator,
     Callable,
-    Coroutine,
-    Generator,
     Iterable,
     Mapping,
     Sequence,
 )
 from contextlib import AbstractContextManager, ExitStack, suppress
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from ..errors import HandlerReturnError
-from .registry import Handler, HandlerKind, StateMatch, bind_arguments
-from .scopes import current_scope, run_in_scope
+from .handlers import HandlerCalls, check_result
+from .registry import StateMatch, bind_arguments
+from .scopes import run_in_scope
 
 #: Held by each interaction from its beginning to its end (see :class:`Lifecycle`).
 Resource = Callable[[], AbstractContextManager[Any]]
@@ -110,7 +105,7 @@ class Lifecycle:
         self._resources = resources
         self._interaction: Interaction | None = None
         self._count = 0
-        self._async_runner: asyncio.Runner | None = None
+        self._calls = HandlerCalls()
         # The states of each interaction still to come in the runner's run.
         self._schedule: deque[tuple[str, ...]] | None = None
         # Setups the verifier will still send for an interaction that failed.
@@ -184,7 +179,7 @@ class Lifecycle:
         after_each, before_each = self._after_each(), self._before_each()
         if after_each:
             # Pushed first so that after_each runs last, after every state's undo.
-            interaction.stack.callback(self._run_hooks, after_each)
+            interaction.stack.callback(self._calls.run_hooks, after_each)
         resources = self._resources()
         if resources or before_each:
             try:
@@ -192,7 +187,10 @@ class Lifecycle:
                     interaction.stack.enter_context(resource())
                 if before_each:
                     run_in_scope(
-                        interaction.stack, interaction, self._run_hooks, before_each
+                        interaction.stack,
+                        interaction,
+                        self._calls.run_hooks,
+                        before_each,
                     )
             except BaseException:
                 self._fail(interaction)
@@ -223,9 +221,9 @@ class Lifecycle:
         try:
             arguments = bind_arguments(match, params, state=state, consumer=consumer)
             value = run_in_scope(
-                active.stack, interaction, self._enter, match.handler, arguments
+                active.stack, interaction, self._calls.enter, match.handler, arguments
             )
-            values = _check_result(match.handler, value)
+            values = check_result(match.handler, value)
             interaction.values.update(values)
             return values
         except BaseException:
@@ -248,7 +246,7 @@ class Lifecycle:
         interaction.stack.push(scope)
         result = run_in_scope(scope, interaction, run, interaction)
         if asyncio.iscoroutine(result):
-            result = run_in_scope(scope, interaction, self._run_async, result)
+            result = run_in_scope(scope, interaction, self._calls.run_async, result)
         return result
 
     def fail_setup(self, state: str = "") -> None:
@@ -335,62 +333,12 @@ class Lifecycle:
         try:
             self.reset()
         finally:
-            if self._async_runner is not None:
-                self._async_runner.close()
-                self._async_runner = None
+            self._calls.close()
 
     @property
     def async_loop(self) -> asyncio.AbstractEventLoop | None:
         """The event loop async handlers run on, once one has run."""
-        runner = self._async_runner
-        return runner.get_loop() if runner is not None else None
-
-    def _enter(self, handler: Handler, arguments: Mapping[str, Any]) -> Any:
-        result = handler.func(**arguments)
-        if handler.kind is HandlerKind.FUNCTION:
-            return result
-        if handler.kind is HandlerKind.COROUTINE:
-            return self._run_async(result)
-        scope = current_scope()
-        assert scope is not None  # _enter always runs inside run_in_scope
-        if handler.kind is HandlerKind.GENERATOR:
-            return _enter_generator(handler, result, scope)
-        return self._enter_async_generator(handler, result, scope)
-
-    def _enter_async_generator(
-        self, handler: Handler, agen: AsyncGenerator[Any, None], scope: ExitStack
-    ) -> Any:
-        try:
-            value = self._run_async(agen.__anext__())
-        except StopAsyncIteration:
-            raise _no_yield(handler) from None
-        scope.callback(self._finish_async_generator, handler, agen)
-        return value
-
-    def _finish_async_generator(
-        self, handler: Handler, agen: AsyncGenerator[Any, None]
-    ) -> None:
-        try:
-            self._run_async(agen.__anext__())
-        except StopAsyncIteration:
-            return
-        self._run_async(agen.aclose())
-        raise _yielded_twice(handler)
-
-    def _run_async(self, awaitable: Coroutine[Any, Any, Any]) -> Any:
-        # One loop per app for all async handlers, so an async generator's
-        # setup and teardown run on the same loop.
-        if self._async_runner is None:
-            self._async_runner = asyncio.Runner()
-        # By default the runner uses the context it was created in, so an async
-        # handler's patches would join the first state's (long closed) scope.
-        return self._async_runner.run(awaitable, context=contextvars.copy_context())
-
-    def _run_hooks(self, hooks: list[Callable[[], Any]]) -> None:
-        for hook in list(hooks):
-            result = hook()
-            if asyncio.iscoroutine(result):
-                self._run_async(result)
+        return self._calls.loop
 
 
 def _undo(interaction: Interaction) -> None:
@@ -404,41 +352,6 @@ def _undo(interaction: Interaction) -> None:
             active.close()
 
 
-def _enter_generator(
-    handler: Handler, gen: Generator[Any, None, None], scope: ExitStack
-) -> Any:
-    try:
-        value = next(gen)
-    except StopIteration:
-        raise _no_yield(handler) from None
-    scope.callback(_finish_generator, handler, gen)
-    return value
-
-
-def _finish_generator(handler: Handler, gen: Generator[Any, None, None]) -> None:
-    try:
-        next(gen)
-    except StopIteration:
-        return
-    gen.close()
-    raise _yielded_twice(handler)
-
-
-def _no_yield(handler: Handler) -> HandlerReturnError:
-    return HandlerReturnError(
-        f"Generator state handler {handler.qualname}() returned without yielding;"
-        " yield once (the provider-state values or None) between set-up and"
-        " teardown."
-    )
-
-
-def _yielded_twice(handler: Handler) -> HandlerReturnError:
-    return HandlerReturnError(
-        f"Generator state handler {handler.qualname}() yielded more than once;"
-        " yield exactly once, between set-up and teardown."
-    )
-
-
 def _find_active(
     active: list[_ActiveState], state: str, params: Mapping[str, Any]
 ) -> _ActiveState | None:
@@ -448,24 +361,3 @@ def _find_active(
         if entry.params == params:
             return entry
     return same_name[0] if same_name else None
-
-
-def _check_result(handler: Handler, value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        msg = (
-            f"State handler {handler.qualname}() returned a {type(value).__name__};"
-            " return None or a dict of provider-state values."
-        )
-        raise HandlerReturnError(msg)
-    try:
-        json.dumps(value, allow_nan=False)  # NaN is not JSON
-    except (TypeError, ValueError) as error:
-        msg = (
-            f"State handler {handler.qualname}() returned a dict that is not JSON"
-            f" serialisable ({error}); return plain str, int, float, bool, None,"
-            " list and dict values."
-        )
-        raise HandlerReturnError(msg) from None
-    return cast(dict[str, Any], value)
