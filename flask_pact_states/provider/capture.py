@@ -16,7 +16,7 @@ from typing import Any
 from unittest import mock
 
 from ..errors import CaptureError
-from .mocking import Target, _describe, _resolve, _start
+from .mocking import Target, describe_target, resolve_target, start_patch
 
 __all__ = ["Captured", "capture"]
 
@@ -49,7 +49,7 @@ def capture(target: Target, /, **configure: Any) -> Captured:
 
     .. versionadded:: 0.1
     """
-    owner, attribute = _resolve(target)
+    owner, attribute = resolve_target(target)
     original = getattr(owner, attribute)
     signature = None
     if isinstance(original, mock.NonCallableMock) or not callable(original):
@@ -63,8 +63,8 @@ def capture(target: Target, /, **configure: Any) -> Captured:
         # A tenth of an autospec's cost, which is most of a message's.
         signature = _signature(original)
         recorder = _Recorder(signature, configure.get("return_value", _UNSET))
-    stop = _start(mock.patch.object(owner, attribute, recorder))
-    return Captured(_describe(target), recorder, signature, stop)
+    stop = start_patch(mock.patch.object(owner, attribute, recorder))
+    return Captured(describe_target(target), recorder, signature, stop)
 
 
 _UNSET: Any = object()

@@ -33,8 +33,9 @@ from contextlib import AbstractContextManager, ExitStack, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+from .binding import bind_arguments
 from .handlers import HandlerCalls, check_result
-from .registry import StateMatch, bind_arguments
+from .registry import StateMatch
 from .scopes import run_in_scope
 
 #: Held by each interaction from its beginning to its end (see :class:`Lifecycle`).

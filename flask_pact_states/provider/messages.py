@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import HandlerReturnError
+from .binding import bind_arguments
 from .journal import StateChangeRecord
-from .registry import StateMatch, bind_arguments
+from .registry import StateMatch
 from .stubs import producer_stub
 from .wire import MalformedStateChange
 

@@ -70,8 +70,8 @@ def mock_db(
 
     .. versionadded:: 0.1
     """
-    owner, attribute = _resolve(target)  # a bad target fails before any mock
-    replacement = _DictMock(dict(data or {}), name=_describe(target))
+    owner, attribute = resolve_target(target)  # a bad target fails before any mock
+    replacement = _DictMock(dict(data or {}), name=describe_target(target))
     for key in configure:
         # A side effect hides return_value, so a configured return value must
         # switch the dict behaviour of that method off.
@@ -99,12 +99,12 @@ def patch(target: Target, new: Any = mock.DEFAULT, /, **configure: Any) -> Any:
 
     .. versionadded:: 0.1
     """
-    owner, attribute = _resolve(target)
+    owner, attribute = resolve_target(target)
     if new is mock.DEFAULT:
         original = getattr(owner, attribute)
         if isinstance(original, mock.NonCallableMock):
             msg = (
-                f"Cannot autospec {_describe(target)}: it is a mock already (did"
+                f"Cannot autospec {describe_target(target)}: it is a mock already (did"
                 " another state of this interaction patch it?). Pass the"
                 " replacement, patch(target, new), or patch it in one state only."
             )
@@ -127,7 +127,7 @@ def override_config(
     .. versionadded:: 0.1
     """
     patcher = mock.patch.dict(current_app.config, {**(values or {}), **keys})
-    return _Undo(_start(patcher))
+    return _Undo(start_patch(patcher))
 
 
 def undo_patches() -> None:
@@ -152,7 +152,7 @@ def _install(owner: object, attribute: str, replacement: Any) -> Any:
     in_state = current_scope() is not None or thread_scope() is not None
     wire_with = not in_state and _supports_with(replacement)
     patcher = mock.patch.object(owner, attribute, replacement)
-    stop = _start(patcher)
+    stop = start_patch(patcher)
     if wire_with:
         # `with mock_db(...) as db:` undoes the patch at the end of the block.
         replacement.__enter__.side_effect = lambda: replacement
@@ -190,7 +190,7 @@ class _Undo(AbstractContextManager[None]):
         self._stop()
 
 
-def _start(patcher: Any) -> Callable[[], None]:
+def start_patch(patcher: Any) -> Callable[[], None]:
     """Start ``patcher`` in the current state's scope (or the unscoped one).
 
     :returns: a function that undoes the patch now (later undo is a no-op).
@@ -259,7 +259,7 @@ def _mapping_method(store: dict[Any, Any], method: str) -> Any:
     return getattr(store, method)
 
 
-def _resolve(target: Target) -> tuple[object, str]:
+def resolve_target(target: Target) -> tuple[object, str]:
     owner_name, attribute = _split(target)
     if isinstance(target, tuple):
         owner: object = target[0]
@@ -267,7 +267,7 @@ def _resolve(target: Target) -> tuple[object, str]:
         owner = _import(owner_name, target)
     if not hasattr(owner, attribute):
         msg = (
-            f"Cannot patch {_describe(target)}: {owner_name} has no attribute"
+            f"Cannot patch {describe_target(target)}: {owner_name} has no attribute"
             f" {attribute!r}. Check the spelling, and patch the name where the"
             " app reads it."
         )
@@ -303,11 +303,12 @@ def _import(owner_name: str, target: Target) -> object:
             return pkgutil.resolve_name(owner_name)
         return importlib.import_module(owner_name)
     except (ImportError, AttributeError, ValueError) as error:
-        msg = f"Cannot patch {_describe(target)}: {owner_name!r} not found ({error})."
+        what = describe_target(target)
+        msg = f"Cannot patch {what}: {owner_name!r} not found ({error})."
         raise MockTargetError(msg) from None
 
 
-def _describe(target: Target) -> str:
+def describe_target(target: Target) -> str:
     if isinstance(target, tuple) and len(target) == 2:
         return f"{target[0]!r}.{target[1]}"
     return repr(target)

@@ -21,33 +21,24 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Callable, Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 from typing import Any, Final
 
-from ..errors import DuplicateStateError, StateBindingError, StateRegistrationError
-from .stubs import handler_stub
+from ..errors import DuplicateStateError, StateRegistrationError
 from .templates import (
-    CONVERTERS,
-    RESERVED_ARGUMENTS,
     Template,
-    _template_signature,
     compile_template,
+    template_signature,
 )
 
 __all__ = [
-    "CONVERTERS",
-    "RESERVED_ARGUMENTS",
     "Handler",
     "HandlerKind",
     "StateMatch",
     "StateRegistry",
-    "Template",
-    "bind_arguments",
-    "compile_template",
-    "handler_stub",
     "make_handler",
 ]
 
@@ -194,7 +185,7 @@ class _Scope:
         if template is None:
             return
         self.templates[name] = (template, handler)
-        self._signatures[_template_signature(template)] = name
+        self._signatures[template_signature(template)] = name
         bucket = self._by_prefix.setdefault(template.prefix, _SuffixBucket())
         _insert_sorted(self._prefix_lengths, len(template.prefix))
         _insert_sorted(bucket.suffix_lengths, len(template.suffix))
@@ -208,7 +199,7 @@ class _Scope:
         if name in self.exact:
             return name
         if template is not None:
-            return self._signatures.get(_template_signature(template))
+            return self._signatures.get(template_signature(template))
         return None
 
     def resolve(self, state: str) -> StateMatch | None:
@@ -362,60 +353,4 @@ def _duplicate_message(
     return (
         f"{noun} {name!r} is already registered {where} by {existing}(){same}."
         f" Register each {noun.lower()} once, or scope one of them with consumer=..."
-    )
-
-
-def bind_arguments(
-    match: StateMatch,
-    params: Mapping[str, Any],
-    *,
-    state: str,
-    consumer: str | None,
-    reserved: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Build the keyword arguments for ``match.handler`` (the module's rule).
-
-    :param reserved: more reserved names and their values (a message
-        producer's ``request``); like ``params``, never passed to ``**kwargs``.
-    :raises StateBindingError: when a required argument has no value.
-    """
-    handler = match.handler
-    values = {**match.captures, **params}
-    arguments: dict[str, Any] = {}
-    for name in handler.parameters:
-        if reserved and name in reserved:
-            arguments[name] = reserved[name]
-        elif name in RESERVED_ARGUMENTS:
-            arguments[name] = _reserved(name, values, state, consumer)
-        elif name in values:
-            arguments[name] = values[name]
-    if handler.takes_var_keyword:
-        for name, value in values.items():
-            if (
-                name not in arguments
-                and name not in RESERVED_ARGUMENTS | (reserved or {}).keys()
-            ):
-                arguments[name] = value
-    missing = handler.required.difference(arguments)
-    if missing:
-        raise StateBindingError(_missing_message(handler, missing, state, values))
-    return arguments
-
-
-def _reserved(
-    name: str, values: Mapping[str, Any], state: str, consumer: str | None
-) -> Any:
-    if name == "params":  # the captures, with the state's params over them
-        return dict(values)
-    return state if name == "state" else consumer
-
-
-def _missing_message(
-    handler: Handler, missing: Set[str], state: str, values: Mapping[str, Any]
-) -> str:
-    names = ", ".join(repr(name) for name in sorted(missing))
-    return (
-        f"{handler.label} {handler.qualname}() needs {names} but {state!r}"
-        f" supplied {dict(values)!r}. Give the parameter a default, or add it to"
-        " the consumer's params or the state name's placeholders."
     )

@@ -26,8 +26,9 @@ from ..config import Settings
 from ..errors import NotSetUpError
 from .journal import Journal, Outcome, StateChangeRecord, logger
 from .lifecycle import Lifecycle, Resource
-from .registry import StateRegistry, handler_stub
+from .registry import StateRegistry
 from .serial import SerialLock
+from .stubs import handler_stub
 from .wire import StateChange
 
 #: Where an app keeps its :class:`AppStates`: ``app.extensions[EXTENSION_KEY]``.

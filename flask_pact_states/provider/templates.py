@@ -104,6 +104,6 @@ def _check_placeholder(text: str, name: str, converter: str, seen: list[str]) ->
         raise StateRegistrationError(msg)
 
 
-def _template_signature(template: Template) -> str:
+def template_signature(template: Template) -> str:
     """The template with placeholder names erased: equal signatures clash."""
     return re.sub(r"\(\?P<\w+>", "(", template.regex.pattern)

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 
 from ..errors import PactSourceError
-from ..provider.registry import Handler, StateRegistry, handler_stub
-from ..provider.stubs import producer_stub
+from ..provider.registry import Handler, StateRegistry
+from ..provider.stubs import handler_stub, producer_stub
 from .files import read_pact_text
 
 #: The request-response interaction type.

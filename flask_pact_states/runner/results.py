@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..provider.journal import StateChangeRecord
 from ..provider.messages import MESSAGE_ACTION
-from ..provider.registry import Handler, StateRegistry, handler_stub
-from ..provider.stubs import producer_stub
+from ..provider.registry import Handler, StateRegistry
+from ..provider.stubs import handler_stub, producer_stub
 from .pacts import MissingState, StateUse, check_coverage, states_used
 from .pairing import group_records, pair_records
 

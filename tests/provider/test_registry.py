@@ -12,13 +12,13 @@ from flask_pact_states.errors import (
     StateBindingError,
     StateRegistrationError,
 )
+from flask_pact_states.provider.binding import bind_arguments
 from flask_pact_states.provider.registry import (
     HandlerKind,
     StateRegistry,
-    bind_arguments,
-    compile_template,
-    handler_stub,
 )
+from flask_pact_states.provider.stubs import handler_stub
+from flask_pact_states.provider.templates import compile_template
 
 
 def noop(**kwargs: Any) -> None:
