@@ -382,7 +382,8 @@ def check_states_command(sources: tuple[str, ...]) -> None:
     exits 1 when any is missing, 2 when a source is not a pact.
     """
     from .provider.state import get_app_states
-    from .runner.pacts import check_coverage, load_pacts, messages_used, states_used
+    from .runner.coverage import check_coverage, messages_used, states_used
+    from .runner.pacts import load_pacts
     from .runner.report import render_check
 
     try:

@@ -30,11 +30,12 @@ from typing import TYPE_CHECKING, Any, Final
 from ..errors import VerificationSetupError
 from ..provider.journal import StateChangeRecord
 from . import process
+from .assembly import build_result
 from .execution import Target, app_states, end_run, execute_run, served_app
 from .options import AppFactory, Progress, VerifyOptions
 from .parallel import RunQueue, WorkerPool
 from .plan import VerificationPlan, VerifierRun, build_plan
-from .results import RunOutcome, VerificationResult, build_result
+from .results import RunOutcome, VerificationResult
 from .server import run_in_worker, serve
 from .streams import StderrTail, StdoutSilencer
 

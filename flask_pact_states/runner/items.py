@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Any
 from ..errors import PactStatesError
 from ..provider.journal import StateChangeRecord
 from . import process
+from .assembly import build_result
 from .execution import Target, app_states, end_run, execute_run, served_app
 from .options import VerifyOptions
 from .pacts import PactFile, PactState, load_pact
 from .plan import VerificationPlan, VerifierRun, build_plan
 from .report import title
-from .results import RunOutcome, build_result
+from .results import RunOutcome
 from .server import run_in_worker, serve
 from .streams import StdoutSilencer
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from ..provider.registry import Handler, StateRegistry
-    from .pacts import Coverage, MissingState
+    from .coverage import Coverage, MissingState
     from .results import InteractionResult, VerificationResult
 
 _MARKS: Final = {"passed": "PASS", "failed": "FAIL", "pending": "PEND"}

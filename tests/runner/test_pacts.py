@@ -10,17 +10,16 @@ from verify_helpers import Call, hand_pact, http_interaction, record_pact
 
 from flask_pact_states import PactSourceError
 from flask_pact_states.provider.registry import StateRegistry
+from flask_pact_states.runner.coverage import check_coverage, states_used
 from flask_pact_states.runner.pacts import (
     HTTP_INTERACTION,
     PactState,
-    check_coverage,
     group_by_consumer,
     infer_provider,
     is_url,
     load_pact,
     load_pacts,
     select_provider,
-    states_used,
 )
 
 
