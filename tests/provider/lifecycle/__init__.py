@@ -1,0 +1,1 @@
+"""The lifecycle tests (a package, so that mypy tells its conftest apart)."""
