@@ -53,6 +53,9 @@ class StateChangeRecord:
     error_message: str | None = None
     traceback: str | None = None
     duration: float = 0.0
+    #: Params the handler received no argument for (it neither declares them
+    #: nor takes ``**kwargs`` or ``params``): dropped, which a mismatch may follow.
+    ignored_params: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:

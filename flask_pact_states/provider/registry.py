@@ -80,6 +80,13 @@ class Handler:
         module = getattr(self.func, "__module__", None) or "?"
         return f"{module}.{getattr(self.func, '__qualname__', repr(self.func))}"
 
+    def ignored(self, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """The params no argument of this handler receives: it neither
+        declares them nor takes ``**kwargs`` or ``params``."""
+        if self.takes_var_keyword or "params" in self.parameters:
+            return ()
+        return tuple(name for name in params if name not in self.parameters)
+
     @property
     def location(self) -> str:
         """``path:line`` where the handler is defined, for ``pact-states list``."""

@@ -233,7 +233,16 @@ class AppStates:
             handler = match.handler.qualname if match else None
             return self._failed(change, error, started, handler)
         handler = match.handler.qualname if match else None
-        self._record(change, "ok", 200, started, handler=handler, result=values)
+        ignored = match.handler.ignored(change.params) if match else ()
+        self._record(
+            change,
+            "ok",
+            200,
+            started,
+            handler=handler,
+            result=values,
+            ignored_params=ignored,
+        )
         return Answer(200, values)
 
     def _teardown(self, change: StateChange, started: float) -> Answer:

@@ -56,7 +56,8 @@ def build_result(
         result.errors += _run_errors(outcome)
         result.errors += outcome.errors
         result.errors += _unverified(outcome)
-        result.notes += [n for n in _notices(outcome) if n not in result.notes]
+        notes = _notices(outcome) + _ignored_params(outcome)
+        result.notes += [n for n in notes if n not in result.notes]
         result.output += outcome.output
         result.raw.append(outcome.results)
     coverage = check_coverage(uses, registry)
@@ -199,6 +200,17 @@ def _unverified(outcome: RunOutcome) -> list[str]:
         f"Verifying {run.label}: the verifier verified {len(entries)} of the"
         f" {run.expected} planned interaction(s){which}. The run fails: an"
         " interaction that was not verified cannot pass."
+    ]
+
+
+def _ignored_params(outcome: RunOutcome) -> list[str]:
+    """Params a handler dropped: a likely cause of the mismatch that follows."""
+    return [
+        f"Params {', '.join(map(repr, record.ignored_params))} of state"
+        f" {record.state!r} reached {record.handler}(), which neither declares"
+        " them nor takes **kwargs or params: they were dropped."
+        for record in outcome.records
+        if record.ignored_params
     ]
 
 

@@ -425,3 +425,21 @@ def test_template_capture_reaching_no_parameter_is_refused() -> None:
 
     with pytest.raises(StateRegistrationError, match=r"no parameter 'id'.*params"):
         StateRegistry().add(["an order with ID {id} exists"], no_room)
+
+
+def test_handler_ignored_lists_params_no_argument_receives() -> None:
+    def declares(id: int) -> None: ...
+
+    def takes_params(params: dict[str, Any]) -> None: ...
+
+    registry = StateRegistry()
+    handlers = [
+        registry.add([name], func)
+        for name, func in (("a", declares), ("b", takes_params), ("c", noop))
+    ]
+
+    assert [h.ignored({"id": 1, "status": "x"}) for h in handlers] == [
+        ("status",),
+        (),
+        (),
+    ]

@@ -712,3 +712,22 @@ def test_verify_reports_a_broker_that_refuses(states: PactStates) -> None:
     (error,) = result.errors
     assert "401 Unauthorized" in error
     assert "Errors\n  Verifying broker http://127.0.0.1:" in result.report()
+
+
+def test_verify_notes_params_a_handler_dropped(
+    tmp_path: Path, states: PactStates
+) -> None:
+    @states.register("an order exists")
+    def order_exists(id: int = 1) -> None: ...
+
+    interaction = http_interaction("order", states=["an order exists"])
+    interaction["providerStates"][0]["params"] = {"id": 2, "status": "new"}
+    pact = hand_pact(tmp_path / "p.json", [interaction])
+
+    result = verify(make_app(states), pact)
+
+    assert [note for note in result.notes if "dropped" in note] == [
+        "Params 'status' of state 'an order exists' reached"
+        f" {__name__}.{order_exists.__qualname__}(), which neither declares"
+        " them nor takes **kwargs or params: they were dropped."
+    ]
