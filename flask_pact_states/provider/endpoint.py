@@ -14,7 +14,7 @@ import hmac
 import ipaddress
 import json
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import ClientDisconnected
@@ -34,6 +34,10 @@ from .wire import MalformedStateChange, parse_state_changes
 
 BLUEPRINT_NAME = "pact_states"
 # Every method reaches the view, so a wrong one gets a JSON 405 too.
+#: Set in the environ when a state call reached the extension's view.
+_REACHED_KEY = "flask_pact_states.reached"
+#: At most this many bytes of an app's refusal go into the journal.
+_BODY_SHOWN = 500
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _TOKEN_ENVIRON_KEY = "HTTP_" + config.TOKEN_HEADER.upper().replace("-", "_")
 
@@ -63,6 +67,7 @@ def create_blueprint(url: str, message_url: str | None = None) -> Blueprint:
 def state_change() -> Response:
     """Enter or leave the provider state the verifier asks for."""
     states: AppStates = current_app.extensions[EXTENSION_KEY]
+    request.environ[_REACHED_KEY] = True
     answer = answer_state_change(states, request)
     return Response(answer_body(answer), answer.status, mimetype="application/json")
 
@@ -151,6 +156,8 @@ class DirectStateCalls:
             environ.pop(_TOKEN_ENVIRON_KEY, None)
             return wsgi_app(environ, start_response)
         if not self._direct:
+            if state_call:
+                return self._state_call_through_app(environ, start_response)
             return wsgi_app(environ, start_response)
         if state_call:
             with self._app.app_context():
@@ -162,6 +169,35 @@ class DirectStateCalls:
             produced = answer_message_request(self._states, Request(environ))
         headers = list(produced.headers)
         return _respond(start_response, produced.status, produced.body, headers)
+
+    def _state_call_through_app(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """A state call sent through the app, as an outside verifier's would
+        be; when the app answers it before the extension sees it (an auth
+        ``before_request`` hook, a middleware), the journal says so."""
+        statuses: list[int] = []
+
+        def start(status: str, headers: Any, *exc_info: Any) -> Any:
+            statuses.append(int(status.split()[0]))
+            return start_response(status, headers, *exc_info)
+
+        wsgi_app: WSGIApplication = self._app
+        response = wsgi_app(environ, start)
+        try:
+            body = b"".join(response)
+        finally:
+            close = getattr(response, "close", None)
+            if close is not None:
+                close()
+        if not environ.get(_REACHED_KEY) and statuses and statuses[-1] >= 300:
+            message = (
+                "the app answered before the extension saw the call (a"
+                " before_request hook or WSGI middleware), with:"
+                f" {body[:_BODY_SHOWN].decode(errors='replace')}"
+            )
+            self._states.reject(statuses[-1], "refused_by_app", message)
+        return [body]
 
 
 def _paths(url: str) -> frozenset[str]:

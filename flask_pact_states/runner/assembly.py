@@ -45,7 +45,9 @@ def build_result(
         provider_named_by_pacts=plan.provider_named_by_pacts,
     )
     uses = _planned_uses(plan)
+    ran: set[str] = set()
     for outcome in outcomes:
+        ran.update(r.handler for r in outcome.records if r.handler)
         paired = pair_records(
             _interaction_results(outcome), group_records(outcome.records)
         )
@@ -62,7 +64,8 @@ def build_result(
         result.raw.append(outcome.results)
     coverage = check_coverage(uses, registry)
     result.missing_states = list(coverage.missing)
-    result.unused_handlers = list(coverage.unused_handlers)
+    # Used means ran: a handler whose state calls the app refused never did.
+    result.unused_handlers = [h for h in registry.handlers if h.qualname not in ran]
     if not result.interactions and not result.errors:
         result.errors.append(
             "No interaction was verified: check the sources and the filters."
@@ -204,13 +207,17 @@ def _unverified(outcome: RunOutcome) -> list[str]:
 
 
 def _ignored_params(outcome: RunOutcome) -> list[str]:
-    """Params a handler dropped: a likely cause of the mismatch that follows."""
+    """Params a handler dropped: a likely cause of the mismatch that follows.
+
+    Not for message interactions: their producer may take those params.
+    """
+    messages = {r.interaction for r in outcome.records if r.action == MESSAGE_ACTION}
     return [
         f"Params {', '.join(map(repr, record.ignored_params))} of state"
         f" {record.state!r} reached {record.handler}(), which neither declares"
         " them nor takes **kwargs or params: they were dropped."
         for record in outcome.records
-        if record.ignored_params
+        if record.ignored_params and record.interaction not in messages
     ]
 
 

@@ -90,3 +90,38 @@ def test_verify_attributes_refusals_to_each_interaction(
         assert why in interaction.reason
     assert progress[-1] == (3, 3)
     assert all(started <= 3 for started, _ in progress), progress
+
+
+def test_verify_says_when_the_app_refused_a_state_call_before_the_extension(
+    tmp_path: Path, states: PactStates
+) -> None:
+    """An auth hook answering 401 to the state calls sent through the app
+    (issue 16, item 5): the report says the app refused it, with its body,
+    and Coverage does not count the handler as used."""
+    from flask import request
+
+    @states.register("a user exists")
+    def user_exists() -> None: ...
+
+    pact = hand_pact(
+        tmp_path / "web.json", [http_interaction("ping", states=["a user exists"])]
+    )
+    app = make_app(states)
+
+    @app.before_request
+    def auth() -> tuple[dict[str, str], int] | None:
+        if request.path.startswith("/_pact"):
+            return {"error": "login required"}, 401
+        return None
+
+    result = verify(app, pact, direct_state_calls=False)
+
+    (interaction,) = result.interactions
+    assert interaction.status == "failed"
+    assert "refused with 401: the app answered before the extension" in (
+        interaction.reason
+    )
+    assert "login required" in interaction.reason
+    assert "Every state has a handler, and every handler was used" not in (
+        result.report()
+    )
