@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import queue
 import signal
 import subprocess
-import sys
-import textwrap
 import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -20,6 +17,7 @@ import pytest
 from broker_stub import BrokerStub
 from flask import Flask
 from flask.testing import FlaskCliRunner
+from process_helpers import flask_process
 from verify_helpers import hand_pact, http_interaction
 
 from flask_pact_states import PactStates
@@ -369,20 +367,7 @@ APP_MODULE = '''
 
 
 def _flask(directory: Path, *arguments: str) -> subprocess.Popen[str]:
-    (directory / "provider_app.py").write_text(
-        textwrap.dedent(APP_MODULE), encoding="utf-8"
-    )
-    env = {**os.environ, "PACT_DO_NOT_TRACK": "true"}
-    env.pop("PACT_BROKER_BASE_URL", None)
-    command = [sys.executable, "-m", "flask", "--app", "provider_app:create_app"]
-    return subprocess.Popen(
-        [*command, *arguments],
-        cwd=directory,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return flask_process(directory, "provider_app", APP_MODULE, *arguments)
 
 
 @pytest.mark.parametrize(

@@ -10,13 +10,13 @@ import queue
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
 from typing import IO
 
 import pytest
+from process_helpers import flask_process
 from verify_helpers import hand_pact, http_interaction
 
 from flask_pact_states import console
@@ -68,20 +68,7 @@ APP_MODULE = '''
 
 
 def _flask(directory: Path, *arguments: str) -> subprocess.Popen[str]:
-    (directory / "hostile_app.py").write_text(
-        textwrap.dedent(APP_MODULE), encoding="utf-8"
-    )
-    env = {**os.environ, "PACT_DO_NOT_TRACK": "true"}
-    env.pop("PACT_BROKER_BASE_URL", None)
-    command = [sys.executable, "-m", "flask", "--app", "hostile_app:create_app"]
-    return subprocess.Popen(
-        [*command, *arguments],
-        cwd=directory,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return flask_process(directory, "hostile_app", APP_MODULE, *arguments)
 
 
 def _alive(pid: int) -> bool:
