@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,26 @@ class Customer:
 
     id: int
     name: str
+
+
+def handle_order_event(
+    body: str | bytes | None, metadata: Mapping[str, object]
+) -> Order:
+    """Read an ``order_created`` event from the orders service's topic.
+
+    :param body: the message body (JSON).
+    :param metadata: the message metadata; ``topic`` must be ``orders``.
+    :returns: the order the event is about.
+    :raises ValueError: for another topic, event or a malformed order.
+    """
+    if metadata.get("topic") != "orders":
+        msg = f"Expected an event on topic 'orders', got {metadata!r}."
+        raise ValueError(msg)
+    event = json.loads(body or b"null")
+    if not isinstance(event, dict) or event.get("event") != "order_created":
+        msg = f"Expected an order_created event, got {event!r}."
+        raise ValueError(msg)
+    return Order.from_json(event.get("order"))
 
 
 class OrdersClient:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from pact import Pact, generate, match
 from pact.match.matcher import GenericMatcher
 
-from orders_consumer.client import Line, OrdersClient
+from orders_consumer.client import Line, OrdersClient, handle_order_event
 
 T = TypeVar("T")
 
@@ -45,6 +45,8 @@ CREATE_ORDER = "a request to create an order"
 OPEN_ORDERS = "a request to list open orders"
 
 NEW_CUSTOMER_STATE = "a customer with 2 orders"
+ORDER_CREATED_EVENT = "an order created event"
+"""A message: what the provider publishes when an order is placed."""
 """Its handler must answer ``{"customerId": <int>}``; see :func:`_customer_orders`."""
 
 _JSON = "application/json"
@@ -226,6 +228,34 @@ def call_for(description: str) -> Callable[[OrdersClient], object]:
     return _INTERACTIONS[description].call
 
 
+def build_event_pact() -> Pact:
+    """A V4 pact holding the message :data:`ORDER_CREATED_EVENT`, merged into
+    the same file as the HTTP interactions (a mixed V4 pact)."""
+    pact = Pact(CONSUMER, PROVIDER).with_specification("V4")
+    (
+        pact.upon_receiving(ORDER_CREATED_EVENT, "Async")
+        .given("customer 42 exists")
+        .with_body(
+            {"event": "order_created", "order": _order(1, "open", [_KETTLE])},
+            content_type=_JSON,
+        )
+        .with_metadata({"topic": "orders"})
+    )
+    return pact
+
+
+def verify_event_pact(pact: Pact) -> None:
+    """The consumer's side of the message: its handler reads it.
+
+    :raises pact.error.PactVerificationError: when the handler fails.
+    """
+
+    def read(body: str | bytes | None, metadata: dict[str, object]) -> None:
+        handle_order_event(body, metadata)
+
+    pact.verify(read, "Async")
+
+
 def write_pact_file(directory: Path | str) -> Path:
     """Exercise every interaction, then write the pact file into ``directory``.
 
@@ -238,7 +268,9 @@ def write_pact_file(directory: Path | str) -> Path:
         pact = build_pact(description)
         exercise(pact, call_for(description))
         pacts.append(pact)
-    write_pacts(pacts, directory)
+    events = build_event_pact()
+    verify_event_pact(events)
+    write_pacts([*pacts, events], directory)
     return Path(directory) / PACT_FILE_NAME
 
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Flask, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
+from orders_provider import events
 from orders_provider.models import Customer, Order, OrderItem, db
 
 orders = Blueprint("orders", __name__)
@@ -113,6 +114,7 @@ def create_order() -> ResponseReturnValue:
     order = Order(customer=customer, items=items)
     db.session.add(order)
     db.session.commit()
+    events.publish("orders", {"event": "order_created", "order": order.to_json()})
     location = url_for("orders.get_order", order_id=order.id)
     return jsonify(order.to_json()), 201, {"Location": location}
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask
+from flask import Flask, current_app
 from orders_provider.app import PRICES, create_app, database_url
 from orders_provider.models import Customer, Order, OrderItem, db
 
-from flask_pact_states import PactStates
+from flask_pact_states import Message, PactStates, capture
 
 states = PactStates()
 states.isolate_database(db, reset_sequences=True)
@@ -72,6 +72,20 @@ def _line(product: str, quantity: int) -> OrderItem:
     return OrderItem(
         product=product, quantity=quantity, unit_price_cents=PRICES[product]
     )
+
+
+@states.message("an order created event")
+def order_created() -> Message:
+    """The event the real ``POST /orders`` publishes (customer 42 is in place:
+    the interaction's state), captured instead of sent."""
+    with capture("orders_provider.events.publish") as sent:
+        response = current_app.test_client().post(
+            "/orders",
+            json={"customerId": 42, "items": [{"product": "kettle", "quantity": 1}]},
+        )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    topic, event = sent.args
+    return Message(event, metadata={"topic": topic})
 
 
 def create_test_app() -> Flask:

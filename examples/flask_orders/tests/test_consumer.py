@@ -9,6 +9,7 @@ committed pact is regenerated only by ``make -C examples/flask_orders pact``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -91,3 +92,22 @@ def test_order_from_json_rejects_bad_documents() -> None:
         Order.from_json(
             {"id": "1", "customerId": 1, "status": "open", "items": [], "totalCents": 0}
         )
+
+
+def test_order_event_handler_reads_only_order_created_on_its_topic() -> None:
+    from orders_consumer.client import handle_order_event
+
+    order = {
+        "id": 1,
+        "customerId": 42,
+        "status": "open",
+        "items": [{"product": "kettle", "quantity": 1, "unitPriceCents": 2999}],
+        "totalCents": 2999,
+    }
+    body = json.dumps({"event": "order_created", "order": order})
+
+    assert handle_order_event(body, {"topic": "orders"}).id == 1
+    with pytest.raises(ValueError, match="topic 'orders'"):
+        handle_order_event(body, {"topic": "users"})
+    with pytest.raises(ValueError, match="order_created"):
+        handle_order_event(json.dumps({"event": "x"}), {"topic": "orders"})

@@ -64,7 +64,7 @@ def test_provider_honours_the_consumer_pact(app: Flask) -> None:
     result = verify(app, PACTS)
 
     assert result.passed, result.report()
-    assert len(result.interactions) == 8
+    assert len(result.interactions) == 9  # 8 HTTP interactions and a message
     assert result.missing_states == []
     assert _counts(app) == [0, 0, 0]  # every interaction rolled back
 
