@@ -2,7 +2,9 @@
 
 ``pytest --pact-app myapp.tests:create_test_app --pact-source pacts/`` (or
 the ini options ``pact_app`` and ``pact_sources``) collects one item per
-verifiable interaction, ``pacts/C-P.json::C::description``. Selected items
+verifiable interaction, ``pacts/C-P.json::C::description``; pact URLs and a
+Pact Broker's pacts are fetched at collection time
+(``pact-broker/C-P-version.json::C::description``). Selected items
 are verified in chunks by the real verifier (:mod:`.runner.items`), the app
 built once per process; under pytest-xdist, whole chunks go to one worker.
 
@@ -14,15 +16,28 @@ patches that :func:`mock_db` and friends started outside a state.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
-from .errors import PactStatesError
+from .errors import PactSourceError, PactStatesError
 from .provider.mocking import undo_patches
+from .pytest_options import (
+    Sources,
+    add_options,
+    app_factory,
+    given_on_command_line,
+    ordered_files,
+    pact_files,
+    read_sources,
+    shard,
+)
+from .pytest_publish import PUBLISHER_NAME, Publisher
+from .runner.broker import BrokerOptions
 from .runner.items import (
     ChunkVerifier,
     ItemOutcome,
@@ -32,7 +47,9 @@ from .runner.items import (
     shard_of,
 )
 from .runner.options import VerifyOptions
-from .runner.pacts import is_url, load_pact
+from .runner.pacts import PactFile, load_pact, parse_pact
+from .runner.publishing import PactVersion
+from .runner.remote import BrokerClient, RemotePact
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -40,88 +57,22 @@ if TYPE_CHECKING:
     from .runner.results import VerificationResult
 
 _PLUGIN_NAME: Final = "pact_states_items"
-_SHARD: Final = re.compile(r"^(\d+)/(\d+)$")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("pact_states", "provider verification (flask-pact-states)")
-    group.addoption(
-        "--pact-app",
-        dest="pact_app",
-        metavar="IMPORT",
-        help="The test app factory, as flask --app takes it"
-        " (myapp.tests:create_test_app or path/to/states.py:create_test_app).",
-    )
-    group.addoption(
-        "--pact-source",
-        dest="pact_sources",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="A pact file or a directory of them; repeatable. Each verifiable"
-        " interaction becomes a test item.",
-    )
-    group.addoption(
-        "--pact-shard",
-        dest="pact_shard",
-        metavar="I/N",
-        help="Run only shard I of N (1-based) of the interactions, whole"
-        " chunks dealt in turn: for splitting them over CI machines.",
-    )
-    parser.addini("pact_app", "The test app factory, as --pact-app.")
-    parser.addini("pact_sources", "Pact files or directories.", type="linelist")
+    add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    sources = _sources(config)
-    if not sources:
+    app = app_factory(config)
+    sources = read_sources(config, app)
+    if not sources or not app:
         return
-    app = config.getoption("pact_app") or _ini_app(config)
-    if not app:
-        msg = (
-            "--pact-source (or the pact_sources ini option) needs --pact-app"
-            " (or pact_app): the test app factory, e.g."
-            " --pact-app myapp.tests:create_test_app."
-        )
-        raise pytest.UsageError(msg)
-    config.pluginmanager.register(
-        _PactItems(config, app, sources, _shard(config)), _PLUGIN_NAME
-    )
-
-
-def _sources(config: pytest.Config) -> list[Path]:
-    given: list[str] = config.getoption("pact_sources") or []
-    base = config.invocation_params.dir
-    if not given:
-        given = list(config.getini("pact_sources"))
-        base = config.rootpath
-    urls = [source for source in given if is_url(source)]
-    if urls:
-        msg = (
-            f"--pact-source takes pact files and directories, not URLs ({urls[0]});"
-            " verify URL and broker pacts with flask pact-verify."
-        )
-        raise pytest.UsageError(msg)
-    return [(base / source).resolve() for source in given]
-
-
-def _ini_app(config: pytest.Config) -> str | None:
-    app = str(config.getini("pact_app") or "")
-    path, colon, factory = app.partition(":")
-    if path.endswith(".py"):  # a file path: relative to the ini file
-        return f"{(config.rootpath / path).resolve()}{colon}{factory}"
-    return app or None
-
-
-def _shard(config: pytest.Config) -> tuple[int, int] | None:
-    value: str | None = config.getoption("pact_shard")
-    if value is None:
-        return None
-    match = _SHARD.match(value)
-    if not match or not 1 <= int(match[1]) <= int(match[2]):
-        msg = f"--pact-shard takes I/N with 1 <= I <= N, e.g. 1/3; got {value!r}."
-        raise pytest.UsageError(msg)
-    return int(match[1]), int(match[2])
+    items = _PactItems(config, app, sources, shard(config))
+    config.pluginmanager.register(items, _PLUGIN_NAME)
+    if sources.broker is not None and sources.publish is not None:
+        publisher = Publisher(config, sources.broker, sources.publish)
+        config.pluginmanager.register(publisher, PUBLISHER_NAME)
 
 
 def pytest_collect_file(
@@ -145,13 +96,66 @@ class PactJsonFile(pytest.File):
         if isinstance(plugin, _PactItems):
             plugin.collected.add(self.path.resolve())
         try:
-            pact = load_pact(self.path)
+            pact = self.load()
         except PactStatesError as error:
             raise self.CollectError(str(error)) from None
-        specs = item_specs(pact)
+        specs = self.specs(pact)
         consumer = PactConsumer.from_parent(self, name=pact.consumer)
         consumer.specs = specs
         return [consumer] if specs else []
+
+    def load(self) -> PactFile:
+        """The pact, read and checked."""
+        return load_pact(self.path)
+
+    def specs(self, pact: PactFile) -> list[ItemSpec]:
+        """The pact's items."""
+        return item_specs(pact)
+
+
+class PactRemoteSource(pytest.Collector):
+    """A pact URL or a Pact Broker, fetched when collected; a fetch that
+    fails is a collection error that names the URL and says why."""
+
+    fetch: Callable[[], list[RemotePact]]
+    #: The folder (under the rootdir) the pacts appear in, in node ids.
+    folder: str
+
+    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
+        try:
+            pacts = self.fetch()
+        except PactStatesError as error:
+            raise self.CollectError(str(error)) from None
+        root = self.config.rootpath / self.folder
+        return [
+            RemotePactFile.from_parent(self, path=root / pact.file_name, pact=pact)
+            for pact in pacts
+        ]
+
+
+class RemotePactFile(PactJsonFile):
+    """A fetched pact: a file only in node ids. A pact the broker says is
+    pending makes each of its failing items xfail."""
+
+    def __init__(self, *, pact: RemotePact, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pact = pact
+
+    def load(self) -> PactFile:
+        try:
+            return parse_pact(self.pact.document, self.path)
+        except PactSourceError as error:
+            # The path is only a name: say where the pact came from.
+            raise PactSourceError(f"{self.pact.url}: {error}") from None
+
+    def specs(self, pact: PactFile) -> list[ItemSpec]:
+        specs = item_specs(pact)
+        if self.pact.pending:
+            specs = [replace(spec, pending=True) for spec in specs]
+        publisher = self.config.pluginmanager.get_plugin(PUBLISHER_NAME)
+        if isinstance(publisher, Publisher):
+            publisher.add(PactVersion.of(self.nodeid, self.pact, len(specs)))
+        return specs
 
 
 class PactConsumer(pytest.Collector):
@@ -199,14 +203,18 @@ class _PactItems:
         self,
         config: pytest.Config,
         app: str,
-        sources: list[Path],
+        sources: Sources,
         shard: tuple[int, int] | None,
     ) -> None:
         self.config = config
-        self.files = set(_pact_files(sources))
+        self.files = set(pact_files(sources.paths))
         self.sources = sources
         self.shard = shard
-        self.options = VerifyOptions(sources=tuple(sources), app_factory=app)
+        self.options = VerifyOptions(
+            sources=(*sources.paths, *sources.urls),
+            broker=sources.broker,
+            app_factory=app,
+        )
         self._verifier = ChunkVerifier(self.options, lambda: _load_app(app))
         #: Pact files collected so far (by pytest's own walk, or added).
         self.collected: set[Path] = set()
@@ -220,13 +228,30 @@ class _PactItems:
         """Add the pact files no path given to pytest reached (a plain
         ``pytest``, or ``--pact-source`` given)."""
         if self.config.args_source == pytest.Config.ArgsSource.ARGS and not (
-            self.config.getoption("pact_sources")
+            given_on_command_line(self.config)
         ):
             return
-        for source in _ordered_files(self.sources):
+        for source in ordered_files(self.sources.paths):
             if source not in self.collected:
                 node = PactJsonFile.from_parent(session, path=source)
                 items.extend(session.genitems(node))
+        for remote in self._remote_sources(session):
+            items.extend(session.genitems(remote))
+
+    def _remote_sources(self, session: pytest.Session) -> Iterator[PactRemoteSource]:
+        sources = self.sources
+        if sources.broker is not None:
+            client = BrokerClient(sources.broker)
+            provider = sources.provider or ""
+            yield _remote(
+                session,
+                "pact-broker",
+                "pact-broker",
+                lambda: client.pacts_for_verification(provider),
+            )
+        plain = BrokerClient(sources.broker or BrokerOptions())
+        for url in sources.urls:
+            yield _remote(session, url, "pact-url", partial(_fetch_one, plain, url))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         groups = chunk_groups((i.nodeid for i in session.items), _chunk_size(self))
@@ -303,17 +328,19 @@ def _chunk_size(plugin: _PactItems) -> int:
     return plugin.options.chunk_size
 
 
-def _pact_files(sources: Iterable[Path]) -> Iterator[Path]:
-    """Every pact file the sources name (what does not exist: as given)."""
-    for source in sources:
-        if source.is_dir():
-            yield from sorted(p.resolve() for p in source.glob("*.json"))
-        else:
-            yield source
+def _remote(
+    session: pytest.Session,
+    name: str,
+    folder: str,
+    fetch: Callable[[], list[RemotePact]],
+) -> PactRemoteSource:
+    source = PactRemoteSource.from_parent(session, name=name)
+    source.fetch, source.folder = fetch, folder
+    return source
 
 
-def _ordered_files(sources: Iterable[Path]) -> list[Path]:
-    return list(dict.fromkeys(_pact_files(sources)))
+def _fetch_one(client: BrokerClient, url: str) -> list[RemotePact]:
+    return [client.fetch(url)]
 
 
 def _load_app(factory: str) -> Flask:

@@ -11,128 +11,16 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from items_helpers import CONFTEST, SHOP, USERS_PACT
+from items_helpers import interaction as _interaction
+from items_helpers import outcomes as _outcomes
+from items_helpers import write_pact as _write_pact
 
 pytest_plugins = ["pytester"]
-
-#: The app factory module a user points --pact-app at.
-SHOP = """
-from flask import Flask
-from flask_pact_states import PactStates, mock_db
-
-USERS = {}
-BUILT = []
-states = PactStates()
-
-
-@states.register("user {user_id:int} exists")
-def user_exists(user_id):
-    mock_db("shop.USERS", {user_id: "Ada"})
-
-
-@states.register("the database is down")
-def database_down():
-    raise ConnectionError("db unreachable")
-
-
-def create_test_app():
-    BUILT.append(1)
-    app = Flask("shop")
-    app.config.update(TESTING=True, PACT_STATES_PROVIDER="Shop")
-    states.init_app(app)
-
-    @app.get("/users/<int:user_id>")
-    def user(user_id):
-        if user_id not in USERS:
-            return {"error": "not found"}, 404
-        return {"name": USERS[user_id]}
-
-    @app.get("/ping/<int:number>")
-    def ping(number):
-        return {"number": number}
-
-    return app
-"""
-
-#: Counts verifier runs and verified interactions, per process.
-CONFTEST = """
-import json
-from pathlib import Path
-
-from flask_pact_states.runner import items
-
-RUNS = []
-_verify = items._ServedApp.verify
-
-
-def counting(*args, **kwargs):
-    result = _verify(*args, **kwargs)
-    RUNS.append(len(result.interactions))
-    return result
-
-
-items._ServedApp.verify = counting
-
-
-def pytest_sessionfinish(session):
-    import shop
-
-    worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
-    counts = {"runs": RUNS, "built": len(shop.BUILT)}
-    Path(session.config.rootpath, f"counts-{worker}.json").write_text(
-        json.dumps(counts)
-    )
-"""
-
-
-def _interaction(
-    description: str,
-    path: str,
-    states: Sequence[str] = (),
-    status: int = 200,
-    body: Any = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    response: dict[str, Any] = {"status": status}
-    if body is not None:
-        response["body"] = body
-    return {
-        "description": description,
-        "providerStates": [{"name": name} for name in states],
-        "request": {"method": "GET", "path": path},
-        "response": response,
-        **extra,
-    }
-
-
-def _write_pact(
-    path: Path, interactions: Sequence[dict[str, Any]], version: str = "3.0.0"
-) -> Path:
-    if version.startswith("4"):
-        interactions = [{"type": "Synchronous/HTTP", **i} for i in interactions]
-    document = {
-        "consumer": {"name": "Web"},
-        "provider": {"name": "Shop"},
-        "interactions": list(interactions),
-        "metadata": {"pactSpecification": {"version": version}},
-    }
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(document), encoding="utf-8")
-    return path
-
-
-USERS_PACT = [
-    _interaction(
-        "get user 123", "/users/123", ["user 123 exists"], body={"name": "Ada"}
-    ),
-    _interaction("get user 7", "/users/7", ["user 7 exists"], body={"name": "Ada"}),
-    _interaction("get a missing user", "/users/9", status=404),
-    _interaction("delete nobody", "/users/8", status=404),
-]
 
 
 def _pings(count: int, failing: int | None = None) -> list[dict[str, Any]]:
@@ -163,16 +51,6 @@ def _counts(root: Path) -> dict[str, dict[str, Any]]:
         path.stem.removeprefix("counts-"): json.loads(path.read_text())
         for path in root.glob("counts-*.json")
     }
-
-
-def _outcomes(output: Sequence[str]) -> dict[str, str]:
-    """``-rA`` summary lines: node id -> PASSED/FAILED/XFAIL."""
-    found = {}
-    for line in output:
-        match = re.match(r"^(PASSED|FAILED|XFAIL|ERROR) (\S.*?)(?: - .*)?$", line)
-        if match:
-            found[match[2]] = match[1]
-    return found
 
 
 def test_items_node_ids_name_file_consumer_and_description(
@@ -317,18 +195,31 @@ def test_items_shards_together_cover_every_interaction_once(
 def test_items_junitxml_has_a_testcase_per_interaction(
     pytester: pytest.Pytester, shop: Path
 ) -> None:
-    interactions = [*USERS_PACT[:2], _interaction("bad", "/ping/1", status=500)]
+    interactions = [
+        *USERS_PACT[:2],
+        _interaction("bad", "/ping/1", status=500),
+        _interaction("database down", "/users/5", ["the database is down"]),
+    ]
     _write_pact(shop / "pacts" / "Web-Shop.json", interactions)
 
     _pytest(pytester, "--junitxml=junit.xml")
 
     cases = ET.parse(shop / "junit.xml").getroot().iter("testcase")
     by_name = {case.get("name"): case for case in cases}
-    assert set(by_name) == {"get user 123", "get user 7", "bad"}
+    assert set(by_name) == {"get user 123", "get user 7", "bad", "database down"}
+    assert by_name["get user 7"].find("failure") is None
     failure = by_name["bad"].find("failure")
     assert failure is not None
     assert "Web: bad" in (failure.get("message") or "")
     assert "status: expected 500 but was 200" in (failure.text or "")
+    # A state handler's exception, with its traceback into the handler.
+    handler = by_name["database down"].find("failure")
+    assert handler is not None
+    assert "ConnectionError: db unreachable" in (handler.text or "")
+    assert "Traceback" in (handler.text or "")
+    assert 'in database_down\n    raise ConnectionError("db unreachable")' in (
+        handler.text or ""
+    )
 
 
 def test_items_last_failed_reruns_and_verifies_only_the_failure(
@@ -384,9 +275,62 @@ def test_items_unreadable_pact_is_a_collection_error_naming_it(
             ),
             "--pact-shard takes I/N",
         ),
+        (("--pact-broker-url", "http://127.0.0.1:9"), "needs --pact-app"),
         (
-            ("--pact-app", "shop:create_test_app", "--pact-source", "http://x/p.json"),
-            "not URLs",
+            ("--pact-app", "shop:create_test_app", "--pact-broker-url", "http://b"),
+            "needs --pact-provider",
+        ),
+        (
+            (
+                "--pact-app",
+                "shop:create_test_app",
+                "--pact-provider",
+                "Shop",
+                "--pact-broker-url",
+                "http://b",
+                "--pact-publish",
+            ),
+            "--pact-publish needs --pact-provider-version",
+        ),
+        (
+            (
+                "--pact-app",
+                "shop:create_test_app",
+                "--pact-source",
+                "pacts",
+                "--pact-publish",
+                "--pact-provider-version",
+                "1",
+            ),
+            "--pact-publish needs a broker",
+        ),
+        (
+            (
+                "--pact-app",
+                "shop:create_test_app",
+                "--pact-provider",
+                "Shop",
+                "--pact-broker-url",
+                "http://b",
+                "--pact-broker-token",
+                "t",
+                "--pact-broker-username",
+                "u",
+            ),
+            "either a token or a username",
+        ),
+        (
+            (
+                "--pact-app",
+                "shop:create_test_app",
+                "--pact-provider",
+                "Shop",
+                "--pact-broker-url",
+                "http://b",
+                "--pact-consumer-version-selector",
+                "[1]",
+            ),
+            "must be a JSON object",
         ),
     ],
 )

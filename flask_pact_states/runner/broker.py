@@ -101,6 +101,23 @@ class BrokerOptions:
 
         :raises PactSourceError: for a key no selector has.
         """
+        return [
+            {_SELECTOR_KEYS.get(key, key): value for key, value in selector.items()}
+            for selector in self._selectors()
+        ]
+
+    def selector_json(self) -> list[dict[str, Any]]:
+        """All selectors as the broker's JSON has them (``mainBranch``).
+
+        :raises PactSourceError: for a key no selector has.
+        """
+        camel = {snake: key for key, snake in _SELECTOR_KEYS.items()}
+        return [
+            {camel.get(key, key): value for key, value in selector.items()}
+            for selector in self._selectors()
+        ]
+
+    def _selectors(self) -> list[dict[str, Any]]:
         selectors = [dict(selector) for selector in self.selectors]
         selectors += [{"mainBranch": True}] if self.main_branch else []
         selectors += [{"branch": branch} for branch in self.consumer_branches]
@@ -116,10 +133,7 @@ class BrokerOptions:
                         f" {selector!r}; use one of {', '.join(_SELECTOR_KEYS)}."
                     )
                     raise PactSourceError(msg)
-        return [
-            {_SELECTOR_KEYS.get(key, key): value for key, value in selector.items()}
-            for selector in selectors
-        ]
+        return selectors
 
     def wip_date(self) -> date | None:
         """``include_wip_since`` as a date.
