@@ -8,10 +8,12 @@ Whole processes, timed side by side and alternating over the rounds:
 - ours: ``flask --app benchmarks.fast:create_app pact-verify PACT`` (states
   on, teardown on, every speed-up at its default);
 - ours with one speed-up taken away, to show what each earns: the runner's
-  state calls sent through the app (``--app-state-calls``), and the app
+  state calls sent through the app (``--app-state-calls``), the app
   served by werkzeug instead of waitress (``python -m benchmarks.fast
   werkzeug ARGS``: the same command with the runner's previous server, a
-  werkzeug server handing connections to four long-lived threads);
+  werkzeug server handing connections to four long-lived threads), and
+  state calls answered by waitress instead of the state door (``python -m
+  benchmarks.fast nodoor ARGS``);
 - at the first size, ours with ``--jobs 2`` against ``--jobs 1``;
 - with ``--chunk-sizes 10,50``, ours with each of those chunk sizes.
 
@@ -214,14 +216,24 @@ def _serve_with_werkzeug(app: Any) -> Iterator[str]:
         yield url
 
 
-def run_with_werkzeug(arguments: Sequence[str]) -> int:
-    """``flask ARGUMENTS``, the runner serving with werkzeug, not waitress."""
+@contextmanager
+def _no_state_door(app: Any) -> Iterator[None]:
+    yield None  # the Target's door URL: state calls go to waitress
+
+
+def run_patched(kind: str, arguments: Sequence[str]) -> int:
+    """``flask ARGUMENTS`` with one speed-up of the runner taken away:
+    ``werkzeug`` serves with werkzeug, not waitress; ``nodoor`` sends state
+    calls to waitress, not the state door."""
     import importlib
 
     from flask.cli import main as flask_main
 
-    runner = importlib.import_module("flask_pact_states.runner.api")
-    runner.serve = _serve_with_werkzeug  # type: ignore[attr-defined]
+    serving = importlib.import_module("flask_pact_states.runner.serving")
+    if kind == "werkzeug":
+        serving.serve = _serve_with_werkzeug  # type: ignore[attr-defined]
+    else:
+        serving.serve_door = _no_state_door  # type: ignore[attr-defined]
     sys.argv = ["flask", *arguments]
     flask_main()
     return 0
@@ -255,6 +267,7 @@ def _contenders(
         "ours": ours,
         "ours, app state calls": [*ours, "--app-state-calls"],
         "ours, werkzeug": [sys.executable, "-m", _MODULE, "werkzeug", *app],
+        "ours, no state door": [sys.executable, "-m", _MODULE, "nodoor", *app],
     }
     if jobs:
         contenders["ours --jobs 1"] = [*ours, "--jobs", "1"]
@@ -330,8 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_floor(Path(args[1]))
     if args[:1] == ["ideal"]:
         return run_ideal_floor(Path(args[1]))
-    if args[:1] == ["werkzeug"]:
-        return run_with_werkzeug(args[1:])
+    if args[:1] in (["werkzeug"], ["nodoor"]):
+        return run_patched(args[0], args[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fast")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sizes", default="1000,5000")

@@ -36,7 +36,8 @@ from .options import AppFactory, Progress, VerifyOptions
 from .parallel import RunQueue, WorkerPool
 from .plan import VerificationPlan, VerifierRun, build_plan
 from .results import RunOutcome, VerificationResult
-from .server import run_in_worker, serve
+from .server import run_in_worker
+from .serving import serve_target
 from .streams import StderrTail, StdoutSilencer
 
 if TYPE_CHECKING:
@@ -189,14 +190,12 @@ def _execute_plan(
     silencer = StdoutSilencer()
     aborted = False
     try:
-        with serve(app) as base_url, states.journal.listen(collector.add):
-            target = Target(
-                base_url,
-                states.settings.url,
-                states.settings.token,
-                states.settings.message_url,
-            )
-
+        with (
+            serve_target(
+                app, states.settings, door=helpers.direct_state_calls
+            ) as target,
+            states.journal.listen(collector.add),
+        ):
             if pool is not None:
                 pool.take_from(queue, plan)
             try:

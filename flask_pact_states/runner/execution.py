@@ -70,10 +70,12 @@ class Target:
     state_path: str
     token: str | None
     message_path: str = "/_pact/message"
+    #: The state door's base URL (:mod:`.door`), when state calls go there.
+    door_url: str | None = None
 
     def state_url(self, consumer: str | None) -> str:
         """The state-change URL, scoped to ``consumer`` when known."""
-        url = f"{self.base_url}{self.state_path}"
+        url = f"{self.door_url or self.base_url}{self.state_path}"
         return f"{url}?consumer={quote(consumer, safe='')}" if consumer else url
 
 

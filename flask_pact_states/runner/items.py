@@ -27,13 +27,14 @@ from ..errors import PactStatesError
 from ..provider.journal import StateChangeRecord
 from . import process
 from .assembly import build_result
-from .execution import Target, app_states, end_run, execute_run, served_app
+from .execution import app_states, end_run, execute_run, served_app
 from .options import VerifyOptions
 from .pacts import PactFile, PactState, load_pact
 from .plan import VerificationPlan, VerifierRun, build_plan
 from .report import title
 from .results import RunOutcome
-from .server import run_in_worker, serve
+from .server import run_in_worker
+from .serving import serve_target
 from .streams import StdoutSilencer
 
 if TYPE_CHECKING:
@@ -225,14 +226,14 @@ class _ServedApp:
         self._stack = ExitStack()
         self._records: list[StateChangeRecord] = []
         direct = options.for_app(app.config).direct_state_calls
-        base_url = self._stack.enter_context(
-            serve(served_app(app, direct_state_calls=bool(direct)))
+        self._target = self._stack.enter_context(
+            serve_target(
+                served_app(app, direct_state_calls=bool(direct)),
+                self._states.settings,
+                door=bool(direct),
+            )
         )
         self._stack.enter_context(self._states.journal.listen(self._records.append))
-        settings = self._states.settings
-        self._target = Target(
-            base_url, settings.url, settings.token, settings.message_url
-        )
         self._silencer = StdoutSilencer()
 
     def verify(self, options: VerifyOptions, workdir: Path) -> VerificationResult:

@@ -298,8 +298,8 @@ def _watch_parent(parent_pid: int, sentinel: int | None) -> None:
 
 
 def _serve_worker_app(factory: AppFactory, direct_state_calls: bool) -> None:
-    from .execution import Target, app_states, served_app
-    from .server import serve
+    from .execution import app_states, served_app
+    from .serving import serve_target
 
     app = load_app(factory)
     states = app_states(app)
@@ -309,7 +309,9 @@ def _serve_worker_app(factory: AppFactory, direct_state_calls: bool) -> None:
     os.close(devnull)
     stack = ExitStack()
     wsgi_app = served_app(app, direct_state_calls=direct_state_calls)
-    base_url = stack.enter_context(serve(wsgi_app))
+    target = stack.enter_context(
+        serve_target(wsgi_app, states.settings, door=direct_state_calls)
+    )
     records: list[StateChangeRecord] = []
     stack.enter_context(states.journal.listen(records.append))
     # Stop the server at exit, while its threads can still run. Left to the
@@ -317,12 +319,6 @@ def _serve_worker_app(factory: AppFactory, direct_state_calls: bool) -> None:
     # for threads that no longer run (seen with this set-up run outside a
     # pool; inside one, the pool's shutdown would wait with it).
     atexit.register(stack.close)
-    target = Target(
-        base_url,
-        states.settings.url,
-        states.settings.token,
-        states.settings.message_url,
-    )
     _worker.update(stack=stack, target=target, records=records, states=states)
     # For the process's life, unlike verify()'s freeze (see .heap): the
     # final collection at exit would go over every module and the app too,
