@@ -18,6 +18,7 @@ import atexit
 import ctypes
 import functools
 import gc
+import logging
 import multiprocessing
 import os
 import signal
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ..errors import PactStatesError, VerificationSetupError, WorkerDiedError
 from ..provider.journal import StateChangeRecord
 from .options import AppFactory
+from .process import VERIFIER_EVENTS_LEVEL
 from .results import RunOutcome
 
 if TYPE_CHECKING:
@@ -324,6 +326,9 @@ def _serve_worker_app(factory: AppFactory, direct_state_calls: bool) -> None:
     # final collection at exit would go over every module and the app too,
     # and the pool's shutdown waits for it (0.15 s of a parallel run's tail).
     gc.freeze()
+    # For the process's life too: the level is fixed by the first verifier.
+    if not logging.getLogger("pact.ffi").level:
+        logging.getLogger("pact.ffi").setLevel(VERIFIER_EVENTS_LEVEL)
 
 
 def _execute(run: VerifierRun, plan: VerificationPlan) -> RunOutcome:

@@ -13,6 +13,8 @@ here:
   (:class:`~.streams.StderrTail`), to read what its Rust core panics with;
 - :func:`os._exit`, whose status 0 becomes 1 (:func:`exit_status_guarded`):
   a handler ending the process must not end it with "verified".
+- the ``pact.ffi`` logger's level, when it has none
+  (:func:`verifier_events_quiet`).
 
 Each is counted, so that nested and concurrent verifications share one
 setting and the last one out restores the process as it was.
@@ -56,6 +58,19 @@ worker's exit, whose final collection the pool's shutdown waits for, went
 from 0.15-0.2 s to 0.03 s. :func:`gc.freeze` moves them out of the
 collector's sight; objects made during the run are collected as usual.
 
+Quiet verifier events
+---------------------
+
+pact-python forwards the Rust core's events into Python at the level of the
+``pact.ffi`` logger, ``INFO`` when it has none: a callback that takes the GIL
+for every event, several per interaction, while the app's threads need it.
+``flask pact-verify`` sets that level (``--log-level``, ``WARNING`` by
+default); a bare :func:`~.api.verify`, the pytest items and the ``--jobs``
+workers left it unset, and verified 1,000 interactions in 4.12 s instead of
+3.62 s (``benchmarks/RESULTS.md``). The level is fixed when the process
+makes its first verifier, so a level set now holds for the process's life;
+a level the user set on ``pact.ffi`` is kept.
+
 Silenced stdout, read stderr
 ----------------------------
 
@@ -67,6 +82,7 @@ Rust core's panics to file descriptor 2 (the report quotes them).
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import shutil
 import tempfile
@@ -88,8 +104,28 @@ def verification_environment(*, trust_store_minimal: bool) -> Iterator[None]:
         minimal_trust_store(trust_store_minimal),
         existing_objects_frozen(),
         exit_status_guarded(),
+        verifier_events_quiet(),
     ):
         yield
+
+
+#: The level the verifier forwards its events at, unless the user set one.
+VERIFIER_EVENTS_LEVEL: Final = logging.WARNING
+
+
+@contextmanager
+def verifier_events_quiet() -> Iterator[None]:
+    """Forward only the verifier's warnings and errors (the runner reads a
+    failed publication from them), unless ``pact.ffi`` has a level already."""
+    logger = logging.getLogger("pact.ffi")
+    if logger.level != logging.NOTSET:
+        yield
+        return
+    logger.setLevel(VERIFIER_EVENTS_LEVEL)
+    try:
+        yield
+    finally:
+        logger.setLevel(logging.NOTSET)
 
 
 class _ScopedVariables:

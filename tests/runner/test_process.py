@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,3 +89,26 @@ def test_objects_are_thawed_when_the_run_raises() -> None:
         raise KeyboardInterrupt
 
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("given", [logging.NOTSET, logging.DEBUG])
+def test_verify_forwards_only_the_verifier_s_warnings_unless_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: int
+) -> None:
+    """At pact-python's default (INFO) every event of the Rust core costs a
+    callback into Python: 1,000 interactions took 4.12 s instead of 3.62 s."""
+    logger = logging.getLogger("pact.ffi")
+    monkeypatch.setattr(logger, "level", given)
+    states = PactStates()
+    seen: list[int] = []
+
+    @states.register("the level is seen")
+    def level_seen() -> None:
+        seen.append(logger.level)
+
+    interactions = [http_interaction("ping", states=["the level is seen"])]
+    result = verify(make_app(states), hand_pact(tmp_path / "web.json", interactions))
+
+    assert result.passed, result.report()
+    assert seen == [logging.WARNING if given == logging.NOTSET else given]
+    assert logger.level == given
