@@ -29,6 +29,7 @@ _PLAIN: dict[str, Any] = {
     "chunk_size": 0,
     "jobs": 1,
 }
+#: ``direct_state_calls`` also sends the state calls to the state door.
 _SPEED_UPS: list[dict[str, Any]] = [
     {"minimal_trust_store": True},
     {"direct_state_calls": True},
