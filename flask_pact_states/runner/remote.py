@@ -8,7 +8,8 @@ local copies; this module fetches them the way the verifier does (the
 broker's HAL index, ``pb:provider-pacts-for-verification``, then each pact)
 and publishes the results back (:mod:`.publishing`).
 
-Every request is bounded by :data:`TIMEOUT`; every failure is a
+Every request is bounded by :data:`TIMEOUT` (per blocking read) and every
+answer by the pact file size limit; every failure is a
 :class:`~flask_pact_states.errors.PactSourceError` that names the URL.
 """
 
@@ -27,6 +28,7 @@ from urllib.parse import quote, urlsplit
 
 from ..errors import PactSourceError
 from .broker import BrokerOptions
+from .files import MAX_PACT_BYTES
 
 #: Seconds any one request to a broker or pact URL may take.
 TIMEOUT: Final = 30.0
@@ -129,7 +131,7 @@ class BrokerClient:
             request.add_header("Authorization", authorization)
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as answer:
-                raw = answer.read()
+                raw = answer.read(MAX_PACT_BYTES + 1)
         except urllib.error.HTTPError as error:
             quoted = error.read()[:_QUOTED].decode(errors="replace")
             msg = f"{method} {url} answered {error.code} {error.reason}: {quoted}"
@@ -138,6 +140,9 @@ class BrokerClient:
             why = getattr(error, "reason", error)
             msg = f"{method} {url} failed: {why} (timeout {self._timeout:g} s)."
             raise PactSourceError(msg) from None
+        if len(raw) > MAX_PACT_BYTES:
+            msg = f"{method} {url} answered more than {MAX_PACT_BYTES // 2**20} MiB."
+            raise PactSourceError(msg)
         return _json(raw, method, url)
 
     def _selection(self) -> dict[str, Any]:
