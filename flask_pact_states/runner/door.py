@@ -43,11 +43,16 @@ HUNG_AFTER: Final = 0.5
 MAX_THREADS: Final = 8
 #: Seconds a client may take to send its request.
 READ_TIMEOUT: Final = 5.0
-#: The largest request head (request line and headers) read.
-MAX_HEAD: Final = 64 * 1024
-#: The largest request body read: a state call's params, with room to spare.
+#: The largest request head read (request line and headers; waitress's default).
+MAX_HEAD: Final = 256 * 1024
+#: The largest request body read unless told (``PACT_STATES_MAX_BODY``'s default).
 MAX_BODY: Final = 1024 * 1024
 _END_OF_HEAD: Final = b"\r\n\r\n"
+#: How long, and how much, a refused request's rest is read and dropped.
+_LINGER_SECONDS: Final = 1.0
+_LINGER_BYTES: Final = 4 * 1024 * 1024
+#: The environ key marking a body the door did not read (too large).
+_UNREAD_KEY: Final = "flask_pact_states.door.unread"
 #: Headers the door sets itself: one request per connection, a known length.
 _FRAMING_HEADERS: Final = frozenset({"content-length", "connection"})
 
@@ -61,14 +66,18 @@ class BadRequest(Exception):
 
 
 @contextmanager
-def serve_door(app: WSGIApplication) -> Iterator[str]:
+def serve_door(app: WSGIApplication, max_body: int = MAX_BODY) -> Iterator[str]:
     """Serve ``app``'s state calls on 127.0.0.1, port 0; yield the base URL.
+
+    A body over ``max_body`` (the app's ``PACT_STATES_MAX_BODY``) is not
+    read: the app sees its declared length and answers its own 413, as it
+    does behind waitress.
 
     The threads end when the door closes, except one in a hung handler (a
     daemon, left behind as waitress leaves its own).
     """
     listener = socket.create_server(("127.0.0.1", 0))
-    door = _Door(listener, app)
+    door = _Door(listener, app, max_body)
     door.start_thread()
     watchdog = threading.Thread(target=door.watch, name="pact-door-watchdog")
     watchdog.daemon = True
@@ -83,9 +92,12 @@ def serve_door(app: WSGIApplication) -> Iterator[str]:
 class _Door:
     """The listening socket and the threads that take calls from it."""
 
-    def __init__(self, listener: socket.socket, app: WSGIApplication) -> None:
+    def __init__(
+        self, listener: socket.socket, app: WSGIApplication, max_body: int
+    ) -> None:
         self._listener = listener
         self._app = app
+        self._max_body = max_body
         self._port = listener.getsockname()[1]
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -144,18 +156,24 @@ class _Door:
         try:
             environ = self._read(connection)
         except BadRequest as error:
-            _send(connection, f"{error.status.value} {error.status.phrase}", [], [])
+            with suppress(OSError):
+                _send(connection, f"{error.status.value} {error.status.phrase}", [], [])
+                _linger(connection)
             return
         except OSError:
             return  # the client went away, or timed out: nobody to answer
         status, headers, body = _call(self._app, environ)
         with suppress(OSError):
             _send(connection, status, headers, body)
+            if environ.get(_UNREAD_KEY):
+                _linger(connection)
 
     def _read(self, connection: socket.socket) -> WSGIEnvironment:
         head, rest = _read_head(connection)
         method, target, headers = _parse_head(head)
         length = _content_length(headers)
+        if length > self._max_body:
+            return _environ(method, target, headers, b"", self._port, length)
         body = rest[:length]
         while len(body) < length:
             chunk = connection.recv(min(65536, length - len(body)))
@@ -163,6 +181,21 @@ class _Door:
                 raise BadRequest(HTTPStatus.BAD_REQUEST, "body cut short")
             body += chunk
         return _environ(method, target, headers, body, self._port)
+
+
+def _linger(connection: socket.socket) -> None:
+    """Close after a request left partly unread: closing with input pending
+    resets the connection, and the client may lose the answer with it. So
+    end the sending side and drop what still comes, within bounds."""
+    connection.shutdown(socket.SHUT_WR)
+    deadline = time.monotonic() + _LINGER_SECONDS
+    dropped = 0
+    while time.monotonic() < deadline and dropped < _LINGER_BYTES:
+        connection.settimeout(max(deadline - time.monotonic(), 0.01))
+        chunk = connection.recv(65536)
+        if not chunk:
+            return
+        dropped += len(chunk)
 
 
 def _read_head(connection: socket.socket) -> tuple[bytes, bytes]:
@@ -203,14 +236,19 @@ def _content_length(headers: dict[str, str]) -> int:
     value = headers.get("content-length", "0")
     if not value.isdigit():
         raise BadRequest(HTTPStatus.BAD_REQUEST, "content-length")
-    if int(value) > MAX_BODY:
-        raise BadRequest(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body")
     return int(value)
 
 
 def _environ(
-    method: str, target: str, headers: dict[str, str], body: bytes, port: int
+    method: str,
+    target: str,
+    headers: dict[str, str],
+    body: bytes,
+    port: int,
+    declared: int | None = None,
 ) -> WSGIEnvironment:
+    """The WSGI environ of a request; ``declared``: the length of a body
+    left unread."""
     path, _, query = target.partition("?")
     environ: dict[str, Any] = {
         "REQUEST_METHOD": method,
@@ -228,7 +266,8 @@ def _environ(
         "wsgi.multithread": True,
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
-        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_LENGTH": str(len(body) if declared is None else declared),
+        _UNREAD_KEY: declared is not None,
     }
     for name, value in headers.items():
         key = name.upper().replace("-", "_")

@@ -30,7 +30,9 @@ def serve_target(
     127.0.0.1, with the state door when ``door``; yield where it answers."""
     with ExitStack() as stack:
         base_url = stack.enter_context(serve(app))
-        door_url = stack.enter_context(serve_door(app)) if door else None
+        door_url = (
+            stack.enter_context(serve_door(app, settings.max_body)) if door else None
+        )
         yield Target(
             base_url, settings.url, settings.token, settings.message_url, door_url
         )
