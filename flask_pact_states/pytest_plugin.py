@@ -270,6 +270,15 @@ class _PactItems:
                 self._outcomes[member.nodeid] = outcome
         return self._outcomes[item.nodeid]
 
+    def pytest_runtest_teardown(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> None:
+        """After the last of a run of interaction items, stop serving: the
+        session's other tests run with no server thread of ours."""
+        interaction = isinstance(item, PactInteractionItem)
+        if interaction and not isinstance(nextitem, PactInteractionItem):
+            self._verifier.pause()
+
     def pytest_unconfigure(self) -> None:
         self._verifier.close()
 

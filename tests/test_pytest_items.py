@@ -361,3 +361,27 @@ def test_items_ini_options_let_a_plain_pytest_verify(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
 
     result.assert_outcomes(passed=5)
+
+
+def test_items_serve_nothing_while_other_tests_run(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    """The app is built once, but served only while interaction items run:
+    the session's other tests see no server thread of ours."""
+    _write_pact(shop / "pacts" / "a.json", USERS_PACT[:2])
+    _write_pact(shop / "pacts" / "b.json", USERS_PACT[2:])
+    pytester.makepyfile(
+        test_between="""
+        import threading
+
+        def test_no_server_thread_runs():
+            ours = ("pact-verify-server", "pact-state-door", "waitress")
+            names = [t.name for t in threading.enumerate()]
+            assert not [n for n in names if n.startswith(ours)], names
+        """
+    )
+
+    result = _pytest(pytester, "pacts/a.json", "test_between.py", "pacts/b.json")
+
+    result.assert_outcomes(passed=5)
+    assert _counts(shop)["main"] == {"runs": [2, 2], "built": 1}

@@ -27,7 +27,7 @@ from ..errors import PactStatesError
 from ..provider.journal import StateChangeRecord
 from . import process
 from .assembly import build_result
-from .execution import app_states, end_run, execute_run, served_app
+from .execution import Target, app_states, end_run, execute_run, served_app
 from .options import VerifyOptions
 from .pacts import PactFile, PactState, load_pact
 from .plan import VerificationPlan, VerifierRun, build_plan
@@ -190,6 +190,12 @@ class ChunkVerifier:
             return [ItemOutcome(False, f"{type(error).__name__}: {error}")] * len(chunk)
         return match_results(chunk, result)
 
+    def pause(self) -> None:
+        """Stop the server until the next chunk (the app stays built): no
+        server thread runs while the session's other tests do."""
+        if self._served is not None:
+            self._served.pause()
+
     def close(self) -> None:
         """Stop the server, undo every state, remove the pact copies."""
         try:
@@ -217,54 +223,75 @@ class _ServedApp:
 
     What :func:`~.api.verify` does per call, with the server and the journal
     listener kept up between calls; the process-wide changes of
-    :mod:`.process` are made for each verification only.
+    :mod:`.process` are made for each verification only. :meth:`pause`
+    stops serving while the session runs other tests (the app stays built).
     """
 
     def __init__(self, app: Flask, options: VerifyOptions) -> None:
         self._app = app
         self._states = app_states(app)
-        self._stack = ExitStack()
+        self._direct = bool(options.for_app(app.config).direct_state_calls)
         self._records: list[StateChangeRecord] = []
-        direct = options.for_app(app.config).direct_state_calls
-        self._target = self._stack.enter_context(
-            serve_target(
-                served_app(app, direct_state_calls=bool(direct)),
-                self._states.settings,
-                door=bool(direct),
-            )
-        )
-        self._stack.enter_context(self._states.journal.listen(self._records.append))
-        self._silencer = StdoutSilencer()
+        self._serving: tuple[ExitStack, Target, StdoutSilencer] | None = None
 
     def verify(self, options: VerifyOptions, workdir: Path) -> VerificationResult:
         options = options.for_app(self._app.config)
         plan = build_plan(options, provider=options.provider, workdir=workdir)
         trust = bool(options.minimal_trust_store) and not plan.needs_tls
         outcomes = []
+        target, silencer = self._serve()
         with process.verification_environment(trust_store_minimal=trust):
             try:
                 for run in plan.runs:
                     self._states.expect(run.schedule)
-                    outcomes.append(run_in_worker(partial(self._execute, run, plan)))
+                    execute = partial(self._execute, run, plan, target, silencer)
+                    outcomes.append(run_in_worker(execute))
             finally:
                 self._states.reset()
         return build_result(plan, outcomes, self._states.registry)
 
-    def _execute(self, run: VerifierRun, plan: VerificationPlan) -> RunOutcome:
+    def _serve(self) -> tuple[Target, StdoutSilencer]:
+        if self._serving is None:
+            stack = ExitStack()
+            wsgi_app = served_app(self._app, direct_state_calls=self._direct)
+            settings = self._states.settings
+            target = stack.enter_context(
+                serve_target(wsgi_app, settings, door=self._direct)
+            )
+            stack.enter_context(self._states.journal.listen(self._records.append))
+            silencer = StdoutSilencer()
+            stack.callback(silencer.close)
+            self._serving = (stack, target, silencer)
+        return self._serving[1], self._serving[2]
+
+    def _execute(
+        self,
+        run: VerifierRun,
+        plan: VerificationPlan,
+        target: Target,
+        silencer: StdoutSilencer,
+    ) -> RunOutcome:
         def fresh() -> list[StateChangeRecord]:
             self._records.clear()
             return self._records
 
-        outcome = execute_run(run, plan, self._target, self._silencer, fresh)
+        outcome = execute_run(run, plan, target, silencer, fresh)
         outcome = end_run(self._states, outcome)
         return replace(outcome, records=list(self._records))
 
+    def pause(self) -> None:
+        """Undo every state and stop serving, until the next verification."""
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            try:
+                self._states.reset()
+            finally:
+                serving[0].close()
+
     def close(self) -> None:
         try:
-            self._states.reset()
-            self._stack.close()
+            self.pause()
         finally:
-            self._silencer.close()
             self._states.close()
 
 
