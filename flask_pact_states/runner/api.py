@@ -107,7 +107,7 @@ def verify(
             outcomes = _execute_plan(
                 served_app(app, direct_state_calls=direct), states, plan, helpers
             )
-    return build_result(plan, outcomes, states.registry)
+    return build_result(plan, outcomes, states.registry, states.producers)
 
 
 #: The apps a verify() call is running on now.

@@ -36,7 +36,10 @@ _NAMED: Final = 5
 
 
 def build_result(
-    plan: VerificationPlan, outcomes: Iterable[RunOutcome], registry: StateRegistry
+    plan: VerificationPlan,
+    outcomes: Iterable[RunOutcome],
+    registry: StateRegistry,
+    producers: StateRegistry | None = None,
 ) -> VerificationResult:
     """Pair each run's verifier results with its journal records."""
     result = VerificationResult(
@@ -66,6 +69,10 @@ def build_result(
     result.missing_states = list(coverage.missing)
     # Used means ran: a handler whose state calls the app refused never did.
     result.unused_handlers = [h for h in registry.handlers if h.qualname not in ran]
+    if producers is not None:
+        result.unused_producers = [
+            h for h in producers.handlers if h.qualname not in ran
+        ]
     if not result.interactions and not result.errors:
         result.errors.append(
             "No interaction was verified: check the sources and the filters."

@@ -248,7 +248,9 @@ class _ServedApp:
                     outcomes.append(run_in_worker(execute))
             finally:
                 self._states.reset()
-        return build_result(plan, outcomes, self._states.registry)
+        return build_result(
+            plan, outcomes, self._states.registry, self._states.producers
+        )
 
     def _serve(self) -> tuple[Target, StdoutSilencer]:
         if self._serving is None:

@@ -81,7 +81,8 @@ def _section(heading: str, entries: list[str]) -> list[str]:
 
 def _coverage(result: VerificationResult) -> list[str]:
     lines = ["", "Coverage"]
-    if not result.missing_states and not result.unused_handlers:
+    unused = result.unused_handlers or result.unused_producers
+    if not result.missing_states and not unused:
         if not result.interactions:
             return []
         return [*lines, "  Every state has a handler, and every handler was used."]
@@ -100,6 +101,9 @@ def _coverage(result: VerificationResult) -> list[str]:
     if result.unused_handlers:
         lines.append("  Handlers no verified interaction used:")
         lines += [f"    {describe_handler(h)}" for h in result.unused_handlers]
+    if result.unused_producers:
+        lines.append("  Message producers no verified interaction used:")
+        lines += [f"    {describe_handler(h)}" for h in result.unused_producers]
     return lines
 
 
@@ -211,17 +215,19 @@ def as_dict(result: VerificationResult) -> dict[str, Any]:
             }
             for m in result.missing_states
         ],
-        "unused_handlers": [
-            {
-                "handler": h.qualname,
-                "states": list(h.names),
-                "consumer": h.consumer,
-                "location": h.location,
-            }
-            for h in result.unused_handlers
-        ],
+        "unused_handlers": [_handler_dict(h) for h in result.unused_handlers],
+        "unused_producers": [_handler_dict(h) for h in result.unused_producers],
         "errors": list(result.errors),
         "notes": list(result.notes),
+    }
+
+
+def _handler_dict(handler: Handler) -> dict[str, Any]:
+    return {
+        "handler": handler.qualname,
+        "states": list(handler.names),
+        "consumer": handler.consumer,
+        "location": handler.location,
     }
 
 

@@ -143,6 +143,8 @@ class VerificationResult:
     missing_states: list[MissingState] = field(default_factory=list)
     #: Handlers no verified interaction used.
     unused_handlers: list[Handler] = field(default_factory=list)
+    #: Message producers no verified interaction used.
+    unused_producers: list[Handler] = field(default_factory=list)
     #: Problems not tied to one interaction (a source that failed to load...).
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -86,6 +86,30 @@ def test_verify_v4_mixes_http_and_messages_in_one_run(
     assert result.notes == []
 
 
+def test_coverage_lists_the_producers_no_interaction_used(
+    tmp_path: Path, states: PactStates
+) -> None:
+    _register_order_producer(states)
+
+    @states.message("a refund issued event")
+    def refund_issued() -> Message:
+        return Message({"refund": 1})
+
+    pact = hand_pact(tmp_path / "p.json", [_http("ping"), ORDER_EVENT], version="4.0")
+
+    result = verify(make_app(states), pact)
+
+    assert result.passed, result.report()
+    assert [h.func for h in result.unused_producers] == [refund_issued]
+    assert result.unused_handlers == []
+    report = result.report()
+    assert "Message producers no verified interaction used:" in report
+    assert "refund_issued" in report
+    assert "every handler was used" not in report
+    unused = json.loads(result.to_json())["unused_producers"]
+    assert [entry["states"] for entry in unused] == [["a refund issued event"]]
+
+
 def test_verify_reports_message_mismatches_like_http_ones(
     tmp_path: Path, states: PactStates
 ) -> None:
