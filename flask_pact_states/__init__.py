@@ -13,26 +13,73 @@
 This module holds the public API: what users write in their code. Every
 other exception lives in :mod:`flask_pact_states.errors`; the modules under
 ``provider/`` and ``runner/`` are the implementation.
+
+The names are imported on first use (:pep:`562`): the pytest plugin is
+loaded by every pytest session of a project that has the package installed,
+and importing Flask, pact-python and the server there would cost each of
+them about 0.1 s for nothing.
 """
 
 from __future__ import annotations
 
-from .errors import PactSourceError, PactStatesError, VerificationSetupError
-from .provider.capture import capture
-from .provider.extension import PactStates
-from .provider.journal import StateChangeRecord
-from .provider.messages import Message
-from .provider.mocking import (
-    active_patch_count,
-    mock_db,
-    override_config,
-    patch,
-    undo_patches,
-)
-from .runner.api import verify
-from .runner.broker import BrokerOptions, PublishOptions
-from .runner.options import VerifyOptions
-from .runner.results import InteractionResult, StateFailure, VerificationResult
+import importlib
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from .errors import PactSourceError, PactStatesError, VerificationSetupError
+    from .provider.capture import capture
+    from .provider.extension import PactStates
+    from .provider.journal import StateChangeRecord
+    from .provider.messages import Message
+    from .provider.mocking import (
+        active_patch_count,
+        mock_db,
+        override_config,
+        patch,
+        undo_patches,
+    )
+    from .runner.api import verify
+    from .runner.broker import BrokerOptions, PublishOptions
+    from .runner.options import VerifyOptions
+    from .runner.results import InteractionResult, StateFailure, VerificationResult
+
+#: Where each public name lives, relative to this package.
+_HOMES: Final = {
+    "PactSourceError": ".errors",
+    "PactStatesError": ".errors",
+    "VerificationSetupError": ".errors",
+    "capture": ".provider.capture",
+    "PactStates": ".provider.extension",
+    "StateChangeRecord": ".provider.journal",
+    "Message": ".provider.messages",
+    "active_patch_count": ".provider.mocking",
+    "mock_db": ".provider.mocking",
+    "override_config": ".provider.mocking",
+    "patch": ".provider.mocking",
+    "undo_patches": ".provider.mocking",
+    "verify": ".runner.api",
+    "BrokerOptions": ".runner.broker",
+    "PublishOptions": ".runner.broker",
+    "VerifyOptions": ".runner.options",
+    "InteractionResult": ".runner.results",
+    "StateFailure": ".runner.results",
+    "VerificationResult": ".runner.results",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
+
 
 __all__ = [
     "BrokerOptions",

@@ -53,10 +53,10 @@ CONFTEST = """
 import json
 from pathlib import Path
 
-from flask_pact_states.runner import items
+from flask_pact_states.runner import chunks
 
 RUNS = []
-_verify = items._ServedApp.verify
+_verify = chunks._ServedApp.verify
 
 
 def counting(*args, **kwargs):
@@ -65,7 +65,7 @@ def counting(*args, **kwargs):
     return result
 
 
-items._ServedApp.verify = counting
+chunks._ServedApp.verify = counting
 
 
 def pytest_sessionfinish(session):
