@@ -9,6 +9,7 @@ tell chunked runs from one run per item.
 from __future__ import annotations
 
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -367,21 +368,34 @@ def test_items_serve_nothing_while_other_tests_run(
     pytester: pytest.Pytester, shop: Path
 ) -> None:
     """The app is built once, but served only while interaction items run:
-    the session's other tests see no server thread of ours."""
+    the session's other tests see no server thread of ours, and none of the
+    process-wide changes a verification makes."""
     _write_pact(shop / "pacts" / "a.json", USERS_PACT[:2])
     _write_pact(shop / "pacts" / "b.json", USERS_PACT[2:])
+    outer = {name: os.environ.get(name) for name in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
     pytester.makepyfile(
-        test_between="""
+        test_between=f"""
+        import gc
+        import os
         import threading
+
+        SSL_CERT_FILE = {outer["SSL_CERT_FILE"]!r}
+        SSL_CERT_DIR = {outer["SSL_CERT_DIR"]!r}
 
         def test_no_server_thread_runs():
             ours = ("pact-verify-server", "pact-state-door", "waitress")
             names = [t.name for t in threading.enumerate()]
             assert not [n for n in names if n.startswith(ours)], names
+
+        def test_no_process_wide_change_is_left():
+            assert os.environ.get("SSL_CERT_FILE") == SSL_CERT_FILE
+            assert os.environ.get("SSL_CERT_DIR") == SSL_CERT_DIR
+            assert os._exit.__module__ == "posix", os._exit
+            assert gc.get_freeze_count() == 0
         """
     )
 
     result = _pytest(pytester, "pacts/a.json", "test_between.py", "pacts/b.json")
 
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)
     assert _counts(shop)["main"] == {"runs": [2, 2], "built": 1}
