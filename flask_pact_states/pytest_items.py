@@ -27,7 +27,7 @@ from .pytest_options import (
     shard,
 )
 from .pytest_publish import PUBLISHER_NAME, Publisher
-from .runner.broker import BrokerOptions
+from .pytest_remote import RemotePacts, remote_sources
 from .runner.items import (
     ItemOutcome,
     ItemSpec,
@@ -38,7 +38,7 @@ from .runner.items import (
 from .runner.options import VerifyOptions
 from .runner.pacts import PactFile, load_pact, parse_pact
 from .runner.publishing import PactVersion
-from .runner.remote import BrokerClient, RemotePact
+from .runner.remote import RemotePact
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -48,13 +48,17 @@ if TYPE_CHECKING:
 _PLUGIN_NAME: Final = "pact_states_items"
 #: This module's name as a registered plugin.
 _HOOKS_NAME: Final = "pact_states_item_hooks"
+_REMOTE_NAME: Final = "pact_states_remote_pacts"
 
 
 def activate(config: pytest.Config, app: str, sources: Sources) -> None:
     """Turn interaction items on: register this module's hooks, the
-    session's items and, when asked for, the broker publisher."""
+    session's items, its remote pacts and, when asked for, the broker
+    publisher."""
     config.pluginmanager.register(sys.modules[__name__], _HOOKS_NAME)
-    items = _PactItems(config, app, sources, shard(config))
+    remote = RemotePacts(config, remote_sources(sources))
+    config.pluginmanager.register(remote, _REMOTE_NAME)
+    items = _PactItems(config, app, sources, shard(config), remote)
     config.pluginmanager.register(items, _PLUGIN_NAME)
     if sources.broker is not None and sources.publish is not None:
         publisher = Publisher(config, sources.broker, sources.publish)
@@ -191,8 +195,10 @@ class _PactItems:
         app: str,
         sources: Sources,
         shard: tuple[int, int] | None,
+        remote: RemotePacts,
     ) -> None:
         self.config = config
+        self.remote = remote
         self.files = set(pact_files(sources.paths))
         self.sources = sources
         self.shard = shard
@@ -226,19 +232,11 @@ class _PactItems:
             items.extend(session.genitems(remote))
 
     def _remote_sources(self, session: pytest.Session) -> Iterator[PactRemoteSource]:
-        sources = self.sources
-        if sources.broker is not None:
-            client = BrokerClient(sources.broker)
-            provider = sources.provider or ""
-            yield _remote(
-                session,
-                "pact-broker",
-                "pact-broker",
-                lambda: client.pacts_for_verification(provider),
-            )
-        plain = BrokerClient(sources.broker or BrokerOptions())
-        for url in sources.urls:
-            yield _remote(session, url, "pact-url", partial(_fetch_one, plain, url))
+        for source in self.remote.sources:
+            node = PactRemoteSource.from_parent(session, name=source.name)
+            node.fetch = partial(self.remote.fetch, source)
+            node.folder = source.folder
+            yield node
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         groups = chunk_groups((i.nodeid for i in session.items), _chunk_size(self))
@@ -333,21 +331,6 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 def _chunk_size(plugin: _PactItems) -> int:
     return plugin.options.chunk_size
-
-
-def _remote(
-    session: pytest.Session,
-    name: str,
-    folder: str,
-    fetch: Callable[[], list[RemotePact]],
-) -> PactRemoteSource:
-    source = PactRemoteSource.from_parent(session, name=name)
-    source.fetch, source.folder = fetch, folder
-    return source
-
-
-def _fetch_one(client: BrokerClient, url: str) -> list[RemotePact]:
-    return [client.fetch(url)]
 
 
 def _load_app(factory: str) -> Flask:

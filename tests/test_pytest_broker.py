@@ -135,6 +135,38 @@ def test_xdist_publishes_once_from_the_controller(
     (published,) = broker.published_results
     assert published.body["success"] is True
     assert broker.provider_tags == [("Shop", "2.0", "ci")]
+    # The controller fetched once for both workers: they cannot see two
+    # different selections, and the broker is asked once.
+    assert len(broker.for_verification_bodies) == 1
+    assert len(broker.requests_to("GET", broker.pacts[0].path)) == 1
+
+
+def test_under_xdist_a_failing_broker_is_a_collection_error(
+    pytester: pytest.Pytester, broker: BrokerStub
+) -> None:
+    broker.fault = Fault.SERVER_ERROR
+
+    result = _pytest(pytester, broker, "-n", "2")
+
+    # xdist ends a session with collection errors with 1, not pytest's 2.
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(errors=1)
+    assert broker.url in result.stdout.str()
+    assert "500" in result.stdout.str()
+    assert len(broker.requests_to("GET", "/")) == 1  # the index, asked once
+
+
+def test_under_xdist_a_pact_url_is_fetched_once(
+    pytester: pytest.Pytester, broker: BrokerStub
+) -> None:
+    url = broker.url + broker.pacts[0].path
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--pact-app", "shop:create_test_app",
+        "--pact-source", url, "-n", "2",
+    )  # fmt: skip
+
+    result.assert_outcomes(passed=4)
+    assert len(broker.requests_to("GET", broker.pacts[0].path)) == 1
 
 
 def test_a_pending_pact_s_failures_xfail_and_are_published_as_failures(
