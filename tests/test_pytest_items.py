@@ -399,3 +399,37 @@ def test_items_serve_nothing_while_other_tests_run(
 
     result.assert_outcomes(passed=6)
     assert _counts(shop)["main"] == {"runs": [2, 2], "built": 1}
+
+
+def test_items_are_reported_outside_the_verification_environment(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    """Other plugins' hooks run between chunks: they see the process as it
+    was, not the minimal trust store, the os._exit guard or a frozen heap."""
+    _write_pact(shop / "pacts" / "Web-Shop.json", USERS_PACT)
+    conftest = shop / "conftest.py"
+    conftest.write_text(
+        conftest.read_text(encoding="utf-8")
+        + """
+import gc
+import os
+
+SEEN = set()
+
+
+def pytest_runtest_logreport(report):
+    SEEN.add((os.environ.get("SSL_CERT_FILE"), os._exit.__module__,
+              gc.get_freeze_count() > 0))
+
+
+def pytest_sessionfinish(session):
+    Path("seen.json").write_text(json.dumps(sorted(SEEN)))
+""",
+        encoding="utf-8",
+    )
+
+    result = _pytest(pytester)
+
+    result.assert_outcomes(passed=4)
+    seen = json.loads((shop / "seen.json").read_text(encoding="utf-8"))
+    assert seen == [[os.environ.get("SSL_CERT_FILE"), "posix", False]]

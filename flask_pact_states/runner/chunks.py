@@ -104,36 +104,35 @@ class ChunkVerifier:
 class _ServedApp:
     """An app served on 127.0.0.1 for many verifications, one at a time.
 
-    What :func:`~.api.verify` does per call, with the server, the journal
-    listener and the process-wide changes of :mod:`.process` kept between
-    calls, as the CLI keeps them for all its runs: between two chunks of a
-    run of items pytest only reports items. :meth:`pause` undoes them all
-    while the session runs other tests (the app stays built). Holding them
-    saved 0.13 s of 3.4 at 1,000 interactions (``benchmarks/RESULTS.md``).
+    What :func:`~.api.verify` does per call, with the server and the journal
+    listener kept up between calls; the process-wide changes of
+    :mod:`.process` are made for each verification only: between two chunks
+    pytest reports items, and other plugins' hooks run then (one that sends
+    results over HTTPS must not meet the minimal trust store). :meth:`pause`
+    stops serving while the session runs other tests (the app stays built).
     """
 
     def __init__(self, app: Flask, options: VerifyOptions) -> None:
         self._app = app
         self._states = app_states(app)
-        settings = options.for_app(app.config)
-        self._direct = bool(settings.direct_state_calls)
-        # The chunk copies are local files: no run connects over TLS.
-        self._trust_store_minimal = bool(settings.minimal_trust_store)
+        self._direct = bool(options.for_app(app.config).direct_state_calls)
         self._records: list[StateChangeRecord] = []
         self._serving: tuple[ExitStack, Target, StdoutSilencer] | None = None
 
     def verify(self, options: VerifyOptions, workdir: Path) -> VerificationResult:
         options = options.for_app(self._app.config)
         plan = build_plan(options, provider=options.provider, workdir=workdir)
+        trust = bool(options.minimal_trust_store) and not plan.needs_tls
         outcomes = []
         target, silencer = self._serve()
-        try:
-            for run in plan.runs:
-                self._states.expect(run.schedule)
-                execute = partial(self._execute, run, plan, target, silencer)
-                outcomes.append(run_in_worker(execute))
-        finally:
-            self._states.reset()
+        with process.verification_environment(trust_store_minimal=trust):
+            try:
+                for run in plan.runs:
+                    self._states.expect(run.schedule)
+                    execute = partial(self._execute, run, plan, target, silencer)
+                    outcomes.append(run_in_worker(execute))
+            finally:
+                self._states.reset()
         return build_result(
             plan, outcomes, self._states.registry, self._states.producers
         )
@@ -147,11 +146,6 @@ class _ServedApp:
                 serve_target(wsgi_app, settings, door=self._direct)
             )
             stack.enter_context(self._states.journal.listen(self._records.append))
-            stack.enter_context(
-                process.verification_environment(
-                    trust_store_minimal=self._trust_store_minimal
-                )
-            )
             silencer = StdoutSilencer()
             stack.callback(silencer.close)
             self._serving = (stack, target, silencer)
