@@ -17,7 +17,7 @@ import os
 import tempfile
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import click
 from flask import current_app
@@ -32,8 +32,11 @@ from .console import (
 )
 from .errors import PactSourceError, VerificationSetupError, WorkerDiedError
 from .runner.broker import BrokerOptions, PublishOptions
-from .runner.options import Progress, VerifyOptions
-from .runner.results import VerificationResult
+from .runner.options import VerifyOptions
+
+if TYPE_CHECKING:
+    from .runner.options import Progress
+    from .runner.results import VerificationResult
 
 __all__ = [
     "ProgressCounter",

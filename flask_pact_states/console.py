@@ -19,8 +19,6 @@ from typing import IO, Final, NoReturn
 
 import click
 
-from .provider.mocking import active_patch_count
-
 #: Show progress only for runs at least this long (interactions).
 _PROGRESS_FROM: Final = 20
 _LOGGERS: Final = ("flask_pact_states", "pact", "waitress")
@@ -34,6 +32,9 @@ def exit_interrupted() -> NoReturn:
     handler may hold the state lock; a normal interpreter exit would wait for
     them (and let the verifier print its report), so this skips it.
     """
+    # Imported here: every ``flask`` command of the project loads this module.
+    from .provider.mocking import active_patch_count
+
     left = active_patch_count()
     if left:
         # A handler still running (hung) may patch after the undo.

@@ -64,6 +64,21 @@ def test_importing_the_package_imports_nothing_heavy() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def test_the_flask_commands_import_no_verifier() -> None:
+    """Flask loads the commands for every ``flask`` command of the project
+    (``flask run``, ``flask shell``...): they import the runner on use."""
+    code = (
+        "import sys, flask_pact_states.cli;"
+        f"print([m for m in {HEAVY!r} if m in sys.modules and m != 'flask'"
+        " and not m.startswith('werkzeug')])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert done.stdout.strip() == "[]"
+
+
 def test_every_public_name_resolves_and_is_listed() -> None:
     for name in flask_pact_states.__all__:
         assert getattr(flask_pact_states, name) is not None

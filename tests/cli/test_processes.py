@@ -20,6 +20,7 @@ from process_helpers import flask_process
 from verify_helpers import hand_pact, http_interaction
 
 from flask_pact_states import console
+from flask_pact_states.provider import mocking
 
 APP_MODULE = '''
     """A provider app whose handlers misbehave at the process level."""
@@ -196,7 +197,7 @@ def test_interrupt_message_never_claims_an_undo_it_did_not_do(
     def exit_(status: int) -> None:
         raise Exited(status)
 
-    monkeypatch.setattr(console, "active_patch_count", lambda: left)
+    monkeypatch.setattr(mocking, "active_patch_count", lambda: left)
     monkeypatch.setattr(os, "_exit", exit_)
 
     with pytest.raises(Exited):
