@@ -1,6 +1,6 @@
 """Every process-wide change a verification makes, scoped to it and undone.
 
-A verification changes what the whole process sees in four ways, and only
+A verification changes what the whole process sees in these ways, and only
 here:
 
 - ``PACT_DO_NOT_TRACK=true`` unless the user set it: otherwise the verifier
@@ -15,10 +15,13 @@ here:
   a handler ending the process must not end it with "verified".
 - the ``pact.ffi`` logger's level, when it has none
   (:func:`verifier_events_quiet`).
+- ``TOKIO_WORKER_THREADS=1`` unless the user set it
+  (:func:`one_runtime_thread`).
 
 Each is counted, so that nested and concurrent verifications share one
 setting and the last one out restores the process as it was.
-:func:`verification_environment` applies the first three for a run.
+:func:`verification_environment` applies them for a run, but the file
+descriptors, which each verifier run changes itself.
 
 Minimal trust store
 -------------------
@@ -71,6 +74,22 @@ workers left it unset, and verified 1,000 interactions in 4.12 s instead of
 makes its first verifier, so a level set now holds for the process's life;
 a level the user set on ``pact.ffi`` is kept.
 
+One runtime thread
+------------------
+
+The verifier runs on a Tokio runtime that pact-python's core builds once per
+process, with a worker thread per core unless ``TOKIO_WORKER_THREADS`` says
+otherwise. A verification is a strict ping-pong (a request, then the app's
+answer; a state call, then its answer), so a second worker only searches
+for work, on cores the app's own threads (and other processes) need. With
+one, on the 1,000-interaction benchmark pact (whole processes, 8 rounds
+alternating, medians; ``benchmarks/RESULTS.md``): ``flask pact-verify``
+3.69 s to 3.47 s, pytest ``-n 2`` 3.53 s to 3.35 s, ``-n 0`` 4.40 s to
+4.34 s. This repository's tests, pact-python's consumer mock servers
+included, pass with it. The variable is read when the runtime is built, at
+the process's first verifier run, so the setting holds for the process's
+life, as the events level does; a value the user set is kept.
+
 Silenced stdout, read stderr
 ----------------------------
 
@@ -97,10 +116,12 @@ from .streams import StderrTail
 
 @contextmanager
 def verification_environment(*, trust_store_minimal: bool) -> Iterator[None]:
-    """The process as a verification runs it: usage tracking off, the
-    minimal trust store when asked for, the existing heap frozen."""
+    """The process as a verification runs it: usage tracking off, one
+    runtime thread, the minimal trust store when asked for, the existing
+    heap frozen, ``os._exit(0)`` guarded, the verifier's events quiet."""
     with (
         do_not_track(),
+        one_runtime_thread(),
         minimal_trust_store(trust_store_minimal),
         existing_objects_frozen(),
         exit_status_guarded(),
@@ -184,6 +205,20 @@ _tracking = _ScopedVariables(
 def do_not_track() -> AbstractContextManager[None]:
     """``PACT_DO_NOT_TRACK=true`` meanwhile, unless the user set it."""
     return _tracking.applied()
+
+
+#: Tokio's setting for its runtime's worker threads.
+_RUNTIME_THREADS: Final = "TOKIO_WORKER_THREADS"
+#: Unless the user chose a number of runtime threads.
+_runtime_threads = _ScopedVariables(
+    lambda: {} if _RUNTIME_THREADS in os.environ else {_RUNTIME_THREADS: "1"}
+)
+
+
+def one_runtime_thread() -> AbstractContextManager[None]:
+    """``TOKIO_WORKER_THREADS=1`` meanwhile, unless the user set it: the
+    verifier's runtime, built at its first run, gets one worker thread."""
+    return _runtime_threads.applied()
 
 
 #: The one certificate of the minimal store (public, no key exists).

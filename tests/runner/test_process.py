@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,3 +125,29 @@ def test_verify_forwards_only_the_verifier_s_warnings_unless_told(
     assert result.passed, result.report()
     assert seen == [logging.WARNING if given == logging.NOTSET else given]
     assert logger.level == given
+
+
+@pytest.mark.parametrize("given", [None, "3"])
+def test_verify_runs_the_verifier_on_one_runtime_thread_unless_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str | None
+) -> None:
+    """A verification is a ping-pong: a second Tokio worker only searches for
+    work (flask pact-verify of 1,000 interactions: 3.69 s with two, 3.47 s
+    with one)."""
+    if given is None:
+        monkeypatch.delenv("TOKIO_WORKER_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("TOKIO_WORKER_THREADS", given)
+    states = PactStates()
+    seen: list[str | None] = []
+
+    @states.register("the setting is seen")
+    def setting_seen() -> None:
+        seen.append(os.environ.get("TOKIO_WORKER_THREADS"))
+
+    interactions = [http_interaction("ping", states=["the setting is seen"])]
+    result = verify(make_app(states), hand_pact(tmp_path / "web.json", interactions))
+
+    assert result.passed, result.report()
+    assert seen == ["1" if given is None else given]
+    assert os.environ.get("TOKIO_WORKER_THREADS") == given
