@@ -72,10 +72,12 @@ class RemotePacts:
         :raises PactSourceError: when they could not be fetched.
         """
         workerinput = getattr(self._config, "workerinput", {})
-        packed = workerinput.get(_INPUT_KEY)
+        # A worker whose sources differ from the controller's (another
+        # environment on a remote host) fetches its own.
+        packed = workerinput.get(_INPUT_KEY, {}).get(source.name)
         if packed is None:
             return source.fetch()
-        return _unpack(packed[source.name])
+        return _unpack(packed)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
