@@ -56,13 +56,23 @@ def activate(config: pytest.Config, app: str, sources: Sources) -> None:
     session's items, its remote pacts and, when asked for, the broker
     publisher."""
     config.pluginmanager.register(sys.modules[__name__], _HOOKS_NAME)
-    remote = RemotePacts(config, remote_sources(sources))
+    # Only a session that collects them fetches them (the controller too).
+    collected = collects_sources(config)
+    remote = RemotePacts(config, remote_sources(sources) if collected else [])
     config.pluginmanager.register(remote, _REMOTE_NAME)
     items = _PactItems(config, app, sources, shard(config), remote)
     config.pluginmanager.register(items, _PLUGIN_NAME)
     if sources.broker is not None and sources.publish is not None:
         publisher = Publisher(config, sources.broker, sources.publish)
         config.pluginmanager.register(publisher, PUBLISHER_NAME)
+
+
+def collects_sources(config: pytest.Config) -> bool:
+    """Whether the session adds the pact sources to what it collects: not
+    when paths given to pytest (with no ``--pact-source``) say what to run."""
+    return config.args_source != pytest.Config.ArgsSource.ARGS or bool(
+        given_on_command_line(config)
+    )
 
 
 def pytest_collect_file(
@@ -220,9 +230,7 @@ class _PactItems:
     ) -> None:
         """Add the pact files no path given to pytest reached (a plain
         ``pytest``, or ``--pact-source`` given)."""
-        if self.config.args_source == pytest.Config.ArgsSource.ARGS and not (
-            given_on_command_line(self.config)
-        ):
+        if not collects_sources(self.config):
             return
         for source in ordered_files(self.sources.paths):
             if source not in self.collected:

@@ -97,6 +97,9 @@ def _pack(source: RemoteSource) -> dict[str, Any]:
         pacts = source.fetch()
     except PactSourceError as error:
         return {"error": str(error)}
+    except Exception as error:  # in a worker: a collection error
+        # Raised here it would end xdist's whole session as an INTERNALERROR.
+        return {"error": f"{source.name}: {type(error).__name__}: {error}"}
     return {
         "pacts": [
             {

@@ -84,7 +84,22 @@ def test_every_public_name_resolves_and_is_listed() -> None:
         assert getattr(flask_pact_states, name) is not None
         assert name in dir(flask_pact_states)
     with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
-        _ = flask_pact_states.nothing_here
+        _ = flask_pact_states.nothing_here  # type: ignore[attr-defined]
+    # The modules, as with eager imports: flask_pact_states.errors.X works.
+    assert flask_pact_states.errors.PactStatesError is flask_pact_states.PactStatesError
+
+
+def test_type_checkers_still_flag_misspelt_names(tmp_path: Path) -> None:
+    use = tmp_path / "use.py"
+    use.write_text("from flask_pact_states import verfy\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", str(use)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert 'Module "flask_pact_states" has no attribute "verfy"' in done.stdout
 
 
 def test_a_session_without_items_loads_nothing_heavy(

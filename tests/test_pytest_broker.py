@@ -299,3 +299,22 @@ def test_a_pact_url_source_is_verified_as_items(
     found = outcomes(result.outlines)
     assert "pact-url/Web-Shop-1.0.0.json::Web::get user 123" in found
     assert broker.requests_to("POST") == []
+
+
+def test_under_xdist_paths_given_to_pytest_fetch_no_pact(
+    pytester: pytest.Pytester, broker: BrokerStub
+) -> None:
+    """With the sources in the ini file and paths on the command line, the
+    session runs those paths only: not even xdist's controller fetches."""
+    url = broker.url + broker.pacts[0].path
+    pytester.makeini(
+        f"[pytest]\npact_app = shop:create_test_app\npact_sources = {url}\n"
+    )
+    pytester.makepyfile(test_unit="def test_one():\n    assert True\n")
+
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-n", "2", "test_unit.py"
+    )
+
+    result.assert_outcomes(passed=1)
+    assert broker.requests == []

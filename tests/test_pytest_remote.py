@@ -84,3 +84,17 @@ def test_outside_xdist_each_source_is_fetched_when_collected() -> None:
 
     assert plain.fetch(source) == [_PACT]
     assert calls == ["u"]
+
+
+def test_an_unexpected_fetch_error_reaches_workers_as_a_source_error() -> None:
+    def broken() -> list[RemotePact]:
+        raise RuntimeError("a bug or an odd answer")
+
+    source = RemoteSource("http://127.0.0.1:9/p.json", "pact-url", broken)
+    worker = RemotePacts(
+        SimpleNamespace(workerinput=_shipped([source])),  # type: ignore[arg-type]
+        [source],
+    )
+
+    with pytest.raises(PactSourceError, match="RuntimeError: a bug or an odd"):
+        worker.fetch(source)

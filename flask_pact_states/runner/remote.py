@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import json
 import re
 import urllib.error
@@ -123,7 +124,11 @@ class BrokerClient:
         :raises PactSourceError: naming ``url`` and saying what went wrong.
         """
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, method=method)
+        try:
+            # A relative or malformed href from the broker: ValueError.
+            request = urllib.request.Request(url, data=data, method=method)
+        except ValueError as error:
+            raise PactSourceError(f"{method} {url}: not a URL ({error}).") from None
         request.add_header("Accept", _ACCEPT)
         if data is not None:
             request.add_header("Content-Type", "application/json")
@@ -136,8 +141,9 @@ class BrokerClient:
             quoted = error.read()[:_QUOTED].decode(errors="replace")
             msg = f"{method} {url} answered {error.code} {error.reason}: {quoted}"
             raise PactSourceError(msg) from None
-        except (urllib.error.URLError, OSError) as error:
-            why = getattr(error, "reason", error)
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            # HTTPException: an answer that is not HTTP (BadStatusLine...).
+            why = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
             msg = f"{method} {url} failed: {why} (timeout {self._timeout:g} s)."
             raise PactSourceError(msg) from None
         if len(raw) > MAX_PACT_BYTES:

@@ -4,6 +4,8 @@ publishing (runner/publishing.py), against the HAL stand-in of
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -160,3 +162,26 @@ def test_a_pact_without_a_results_link_cannot_be_published(broker: BrokerStub) -
 
     with pytest.raises(PactSourceError, match="no pb:publish-verification-results"):
         publish(_client(broker), Verdict(version, True), PublishOptions("1"))
+
+
+def test_an_answer_that_is_not_http_or_a_url_that_is_not_one_is_an_error() -> None:
+    """Neither may escape as another exception: under xdist the controller
+    fetches, and anything but PactSourceError would end the whole session."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+
+        def answer_garbage() -> None:
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"garbage\r\n\r\n")
+
+        thread = threading.Thread(target=answer_garbage, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{port}/pact.json"
+        with pytest.raises(PactSourceError, match="BadStatusLine"):
+            BrokerClient(BrokerOptions()).fetch(url)
+        thread.join(5)
+
+    with pytest.raises(PactSourceError, match="not a URL"):
+        BrokerClient(BrokerOptions()).fetch("/pacts/provider/Shop")
