@@ -43,13 +43,16 @@ def _shipped(sources: list[RemoteSource]) -> dict[str, Any]:
     return shipped
 
 
+def _worker_of(source: RemoteSource) -> RemotePacts:
+    """A worker's RemotePacts, given what the controller shipped for ``source``."""
+    shipped = SimpleNamespace(workerinput=_shipped([source]))
+    return RemotePacts(shipped, [source])  # type: ignore[arg-type]
+
+
 def test_the_controller_fetches_once_and_workers_get_the_same_pacts() -> None:
     calls: list[str] = []
     source = _counted(calls, "u", [_PACT])
-    worker = RemotePacts(
-        SimpleNamespace(workerinput=_shipped([source])),  # type: ignore[arg-type]
-        [source],
-    )
+    worker = _worker_of(source)
 
     assert worker.fetch(source) == [_PACT]
     assert worker.fetch(source) == [_PACT]
@@ -58,10 +61,7 @@ def test_the_controller_fetches_once_and_workers_get_the_same_pacts() -> None:
 
 def test_a_failed_fetch_reaches_each_worker_as_the_same_error() -> None:
     source = RemoteSource("pact-broker", "pact-broker", _failing)
-    worker = RemotePacts(
-        SimpleNamespace(workerinput=_shipped([source])),  # type: ignore[arg-type]
-        [source],
-    )
+    worker = _worker_of(source)
 
     with pytest.raises(PactSourceError, match="failed: refused"):
         worker.fetch(source)
@@ -91,10 +91,7 @@ def test_an_unexpected_fetch_error_reaches_workers_as_a_source_error() -> None:
         raise RuntimeError("a bug or an odd answer")
 
     source = RemoteSource("http://127.0.0.1:9/p.json", "pact-url", broken)
-    worker = RemotePacts(
-        SimpleNamespace(workerinput=_shipped([source])),  # type: ignore[arg-type]
-        [source],
-    )
+    worker = _worker_of(source)
 
     with pytest.raises(PactSourceError, match="RuntimeError: a bug or an odd"):
         worker.fetch(source)
